@@ -1,0 +1,48 @@
+"""Exceptions that carry a one-line, user-facing message.
+
+The CLI prints ``str(error)`` of any :class:`UAVMError` on one line and exits
+non-zero; library callers can catch the specific subclasses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UAVMError(Exception):
+    """Base class: an error whose message is fit to show a user as it is."""
+
+
+class CheckpointError(UAVMError):
+    """A file is not a loadable UAVM / reference checkpoint."""
+
+
+class DownloadError(UAVMError):
+    """A released artefact could not be fetched (offline, HTTP error, ...)."""
+
+
+class MediaError(UAVMError):
+    """A media file could not be opened or decoded."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class NoAudioTrackError(MediaError):
+    """The media file has no audio stream."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, "no audio track")
+
+
+class NoVideoTrackError(MediaError):
+    """The media file has no video stream."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, "no video track")
+
+
+class ConfigError(UAVMError):
+    """A recipe / configuration value is missing or invalid."""

@@ -1,0 +1,97 @@
+"""Fetching released artefacts into a local cache: resumable and atomic.
+
+A download goes to ``<name>.part`` next to its final path and is renamed into
+place only once complete, so a half-written file is never used. An interrupted
+download resumes from the ``.part`` file with an HTTP ``Range`` request.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .errors import DownloadError
+
+CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$UAVM_CACHE``, else ``$XDG_CACHE_HOME/uavm``, else ``~/.cache/uavm``."""
+    if os.environ.get("UAVM_CACHE"):
+        return Path(os.environ["UAVM_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "uavm"
+
+
+def filename_from_url(url: str) -> str:
+    """The last path component of ``url`` without its query string."""
+    name = Path(urllib.parse.urlparse(url).path).name
+    if not name:
+        raise DownloadError(f"{url}: cannot tell a file name from this URL")
+    return name
+
+
+def download(url: str, dest: str | Path | None = None, *, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` (default: the cache folder), unless it is already there.
+
+    Returns the final path. Raises :class:`DownloadError` naming the URL and where
+    to put the file by hand when the fetch fails (offline, HTTP error).
+    """
+    dest = Path(dest) if dest is not None else cache_dir() / filename_from_url(url)
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        _fetch(url, part, progress=progress, timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadError(
+            f"could not download {url} ({reason}); fetch it by hand and save it as {dest}"
+        ) from exc
+    os.replace(part, dest)
+    return dest
+
+
+def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
+    """Append the rest of ``url`` to ``part``, resuming from its current size."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "uavm"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the .part already holds the whole file
+            return
+        raise
+    with response:
+        resumed = have and response.status == 206
+        mode = "ab" if resumed else "wb"
+        if not resumed:
+            have = 0
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        with open(part, mode) as out, tqdm(
+            total=total, initial=have, unit="B", unit_scale=True, desc=part.name[: -len(".part")],
+            disable=not progress,
+        ) as bar:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                bar.update(len(chunk))
+        if total is not None and part.stat().st_size != total:
+            raise OSError(f"connection closed after {part.stat().st_size} of {total} bytes")
+
+
+def resolve(path_or_url: str | Path) -> Path:
+    """A local path as it is; an ``http(s)://`` or ``file://`` URL downloaded into the cache."""
+    text = str(path_or_url)
+    if text.startswith(("http://", "https://", "file://")):
+        return download(text)
+    return Path(text).expanduser()
+
