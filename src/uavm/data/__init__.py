@@ -1,0 +1,1 @@
+"""Training data: label vocabularies, reference datafiles, sampling, transforms, datasets."""

@@ -1,0 +1,91 @@
+"""Label vocabularies: the ``index,mid,display_name`` CSVs of VGGSound and AudioSet.
+
+Datafiles name a clip's classes by ``mid``; models and metrics use the class
+index. :class:`LabelSet` converts between the two. The two paper vocabularies
+ship inside the package, so ``load_labels("vggsound")`` works offline.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, UAVMError
+
+PACKAGED = ("vggsound", "audioset")
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """An ordered class vocabulary: ``mids[i]`` and ``names[i]`` belong to class ``i``."""
+
+    mids: tuple[str, ...]
+    names: tuple[str, ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.mids) != len(self.names):
+            raise ValueError("mids and names differ in length")
+        object.__setattr__(self, "_lookup", {mid: i for i, mid in enumerate(self.mids)})
+
+    def __len__(self) -> int:
+        return len(self.mids)
+
+    def index(self, mid: str) -> int:
+        """The class index of ``mid``; an unknown mid is a :class:`UAVMError` naming the vocabulary."""
+        try:
+            return self._lookup[mid]
+        except KeyError:
+            raise UAVMError(f"label {mid!r} is not in the label vocabulary {self.source or '(unnamed)'}") from None
+
+    def indices(self, labels: str | Iterable[str]) -> list[int]:
+        """Class indices of a reference label string ``"mid1,mid2"`` or of a list of mids."""
+        if isinstance(labels, str):
+            labels = [m for m in labels.split(",") if m]
+        return [self.index(m) for m in labels]
+
+    def multi_hot(self, labels: str | Iterable[str]) -> np.ndarray:
+        """A float32 ``[num_classes]`` vector with 1 at every listed class."""
+        out = np.zeros(len(self), dtype=np.float32)
+        out[self.indices(labels)] = 1.0
+        return out
+
+
+def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
+    """Read an ``index,mid,display_name`` CSV; rows are ordered by their ``index`` column."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read label CSV ({exc.strerror or exc})") from None
+    if not rows or not {"index", "mid", "display_name"} <= set(rows[0]):
+        raise ConfigError(f"{path}: not a label CSV (needs columns index,mid,display_name)")
+    try:
+        rows.sort(key=lambda r: int(r["index"]))
+    except ValueError:
+        raise ConfigError(f"{path}: the index column must hold integers") from None
+    if [int(r["index"]) for r in rows] != list(range(len(rows))):
+        raise ConfigError(f"{path}: indices must run 0..{len(rows) - 1} without gaps")
+    return LabelSet(
+        mids=tuple(r["mid"] for r in rows),
+        names=tuple(r["display_name"] for r in rows),
+        source=source or str(path),
+    )
+
+
+def load_labels(name_or_path: str | Path) -> LabelSet:
+    """The packaged vocabulary ``"vggsound"`` / ``"audioset"``, or a label CSV at a path."""
+    text = str(name_or_path)
+    if text.lower() in PACKAGED:
+        resource = (
+            importlib.resources.files("uavm") / "resources" / "labels" / f"{text.lower()}_class_labels_indices.csv"
+        )
+        with importlib.resources.as_file(resource) as path:
+            return read_label_csv(path, source=text.lower())
+    return read_label_csv(text)
