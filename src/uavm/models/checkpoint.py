@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def load_model(path: str | Path, arch: str | None = None, num_heads: int | None 
     path = resolve(path)
     state, config = read_checkpoint(path)
     if config is None:
-        config = infer_config(state, arch=arch or _arch_from_name(path.name),
+        config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
                               num_heads=num_heads or _heads_from_name(path.name) or 4)
     elif arch is not None and arch != config.arch:
         raise CheckpointError(f"{path}: holds a {config.arch} model, not {arch}")
@@ -72,7 +73,11 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], ModelConfig | 
             f"(loading it would run code); {str(exc).splitlines()[0]}"
         ) from exc
     except Exception as exc:  # noqa: BLE001 - truncated zip, random bytes, ...
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(
+                f"{path}: not a checkpoint, or truncated (neither a PyTorch archive nor safetensors)"
+            ) from exc
+        raise CheckpointError(f"{path}: unreadable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -125,8 +130,14 @@ def _count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:
     return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
 
 
-def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num_heads: int = 4) -> ModelConfig:
-    """Read architecture and sizes off a (prefix-stripped) reference state_dict."""
+def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num_heads: int = 4,
+                 hint: str | None = None) -> ModelConfig:
+    """Read architecture and sizes off a (prefix-stripped) reference state_dict.
+
+    The keys decide the architecture; where they cannot (a cross-attention model without
+    lower stack looks like a unified one), ``arch``, then the file-name ``hint``, decide.
+    """
+    guess = arch or hint
 
     def shape(key: str) -> torch.Size:
         if key not in state:
@@ -150,12 +161,12 @@ def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num
         upper = "s_trans"
         s_len = shape("s_trans.pos_embed")[1]
         if seq_len is None:  # no lower stack: only the name / argument can tell the arch apart
-            found = arch or "unified"
+            found = guess if guess == "cross_attention" else "unified"
             seq_len = s_len // 2 if found == "cross_attention" else s_len
         else:
             found = "cross_attention" if s_len == 2 * seq_len else "unified"
     else:
-        found, upper = (arch if arch in ("independent", "cross_attention") else "unified"), None
+        found, upper = (guess if guess in ("independent", "cross_attention") else "unified"), None
 
     if upper is not None:
         depth_s = _count_blocks(state, f"{upper}.blocks.")

@@ -44,9 +44,8 @@ class PretrainedCfg:
 def _paper(arch: str, dataset: str, depth_i: int, depth_s: int, url: str, description: str,
            metrics: dict[str, float]) -> PretrainedCfg:
     classes = {"vggsound": 309, "audioset": 527}[dataset]
-    # the released "independent" checkpoints are unified-class files with depth_s = 0
     config = ModelConfig(arch=arch, depth_i=depth_i, depth_s=depth_s, num_classes=classes)
-    prefix = {"unified": "uavm", "cross_attention": "cross_attention"}[arch] if depth_s else "independent"
+    prefix = {"unified": "uavm", "independent": "independent", "cross_attention": "cross_attention"}[arch]
     return PretrainedCfg(
         name=f"{prefix}_{dataset}", config=config, dataset=dataset, url=url,
         audio_encoder=f"audio_encoder_{dataset}", description=description, metrics=metrics,
@@ -59,7 +58,8 @@ _ENTRIES = [
            + "-r1.pth?dl=1",
            "UAVM (3 modality-specific + 3 shared layers), VGGSound",
            {"acc_a": 56.45, "acc_v": 50.03, "acc_av": 65.91}),
-    _paper("unified", "vggsound", 6, 0,
+    # the released "independent" files hold the unified class with depth_s = 0 (same keys)
+    _paper("independent", "vggsound", 6, 0,
            _DROPBOX + "exde913yrqovesp/testfm66-vgg-unified_trans-" + _RUN.format(lr="5e-5", lda="False", di=6, ds=0)
            + "-r1.pth?dl=1",
            "modality-independent baseline (6 + 0 layers), VGGSound", {}),
@@ -72,7 +72,7 @@ _ENTRIES = [
            + "-r1.pth?dl=1",
            "UAVM (3 modality-specific + 3 shared layers), AudioSet-2M",
            {"mAP_a": 45.60, "mAP_v": 27.43, "mAP_av": 48.01}),
-    _paper("unified", "audioset", 6, 0,
+    _paper("independent", "audioset", 6, 0,
            _DROPBOX + "f690u566mgo8k2r/testfm74-full-unified_trans-" + _RUN.format(lr="1e-5", lda="False", di=6, ds=0)
            + "-r1.pth?dl=1",
            "modality-independent baseline (6 + 0 layers), AudioSet-2M", {}),

@@ -1,0 +1,55 @@
+"""``uavm models``, ``uavm info`` and ``uavm convert``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..models import REGISTRY, convert as convert_checkpoint, load_model
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
+def models(as_json: bool) -> None:
+    """List the registered paper models and their released weights."""
+    if as_json:
+        click.echo(json.dumps([entry.to_dict() for entry in REGISTRY.values()], indent=2))
+        return
+    rows = [("name", "arch", "di/ds", "classes", "audio encoder", "description")]
+    for entry in REGISTRY.values():
+        c = entry.config
+        rows.append((entry.name, c.arch, f"{c.depth_i}/{c.depth_s}", str(c.num_classes), entry.audio_encoder,
+                     entry.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+
+
+@click.command()
+@click.argument("checkpoint")
+@click.option("--arch", type=click.Choice(["unified", "independent", "cross_attention"]), default=None,
+              help="Architecture, when the file cannot tell (cross-attention with depth_i = 0).")
+@click.option("--num-heads", type=int, default=None, help="Attention heads (default: from the file name, else 4).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info(checkpoint: str, arch: str | None, num_heads: int | None, as_json: bool) -> None:
+    """Architecture, sizes and parameter count of CHECKPOINT (reference .pth or safetensors)."""
+    model = load_model(checkpoint, arch=arch, num_heads=num_heads)
+    summary = {"checkpoint": checkpoint, **model.config.to_dict(),
+               "parameters": sum(p.numel() for p in model.parameters())}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for key, value in summary.items():
+        click.echo(f"{key:>12}: {value:,}" if isinstance(value, int) else f"{key:>12}: {value}")
+
+
+@click.command()
+@click.argument("source")
+@click.argument("dest")
+@click.option("--arch", type=click.Choice(["unified", "independent", "cross_attention"]), default=None)
+@click.option("--num-heads", type=int, default=None, help="Attention heads (default: from the file name, else 4).")
+def convert(source: str, dest: str, arch: str | None, num_heads: int | None) -> None:
+    """Convert a reference checkpoint SOURCE to a uavm safetensors file DEST."""
+    path = convert_checkpoint(source, dest, arch=arch, num_heads=num_heads)
+    click.echo(f"wrote {path}")
