@@ -1,0 +1,223 @@
+"""Appending clips to a feature store, one atomically committed shard at a time.
+
+Opening an existing store resumes it: committed clips are known
+(:attr:`FeatureStoreWriter.done_ids`), leftovers of an interrupted commit are
+removed. A lock file keeps two writers off one store.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, UAVMError
+from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ShardInfo, read_records
+
+LOCK = ".lock"
+
+
+class FeatureStoreWriter:
+    """Writes clips into ``path`` (created if missing, resumed if it exists).
+
+    Clips are buffered and committed as a shard every ``shard_size`` clips and on
+    :meth:`close` (also when leaving a ``with`` block through an exception, so
+    finished clips are never lost). ``label_set`` names the label vocabulary the
+    clips' mids belong to (e.g. ``"vggsound"``); ``metadata`` is stored in the
+    manifest (e.g. which encoders made the features).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        seq_len: int = 30,
+        dim: int = 1024,
+        shard_size: int = 1024,
+        label_set: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        shard_prefix: str = "shard",
+    ):
+        if shard_size < 1 or seq_len < 1 or dim < 1:
+            raise ValueError("shard_size, seq_len and dim must be positive")
+        self.path = Path(path)
+        self.shard_size = shard_size
+        self.shard_prefix = shard_prefix
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = _acquire_lock(self.path)
+        if (self.path / MANIFEST).exists():
+            self.manifest = Manifest.load(self.path)
+            _check_compatible(self.path, self.manifest, seq_len, dim, label_set)
+            if label_set and not self.manifest.label_set:
+                self.manifest.label_set = label_set
+            self.manifest.metadata.update(metadata or {})
+        else:
+            self.manifest = Manifest(seq_len=seq_len, dim=dim, label_set=label_set, metadata=dict(metadata or {}))
+        self._remove_leftovers()
+        self.manifest.save(self.path)
+        self._done = {r.clip_id for r in read_records(self.path, self.manifest)}
+        self._records: list[ClipRecord] = []
+        self._buffered: set[str] = set()
+        self._arrays: dict[str, np.ndarray] = {}
+
+    @property
+    def seq_len(self) -> int:
+        """Time steps per clip."""
+        return self.manifest.seq_len
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension."""
+        return self.manifest.dim
+
+    @property
+    def done_ids(self) -> frozenset[str]:
+        """Ids of committed clips."""
+        return frozenset(self._done)
+
+    def __contains__(self, clip_id: str) -> bool:
+        return clip_id in self._done or clip_id in self._buffered
+
+    def add(
+        self,
+        clip_id: str,
+        source: str,
+        labels: list[str],
+        audio: np.ndarray | None,
+        visual: np.ndarray | None,
+    ) -> None:
+        """Buffer one clip: ``audio`` / ``visual`` are ``[T, dim]`` (``None``: modality absent).
+
+        Sequences are cut or zero-padded at the end to ``seq_len``; the real step
+        counts are recorded. A full buffer is committed as a shard.
+        """
+        if clip_id in self:
+            raise UAVMError(f"clip {clip_id!r} is already in the store {self.path}")
+        row = len(self._records)
+        counts = {}
+        for modality, value in (("audio", audio), ("visual", visual)):
+            counts[modality] = None if value is None else self._put(modality, row, value, clip_id)
+        self._records.append(ClipRecord(
+            clip_id=clip_id, source=str(source), labels=[str(m) for m in labels],
+            n_audio=counts["audio"] or 0, n_visual=counts["visual"] or 0,
+            has_audio=audio is not None, has_visual=visual is not None,
+        ))
+        self._buffered.add(clip_id)
+        if len(self._records) >= self.shard_size:
+            self.commit()
+
+    def _put(self, modality: str, row: int, value: np.ndarray, clip_id: str) -> int:
+        value = np.asarray(value)
+        if value.ndim != 2 or value.shape[1] != self.dim:
+            raise UAVMError(
+                f"clip {clip_id!r}: {modality} features have shape {value.shape}, expected [T, {self.dim}]"
+            )
+        if modality not in self._arrays:
+            self._arrays[modality] = np.zeros((self.shard_size, self.seq_len, self.dim), dtype=DTYPE)
+        n = min(value.shape[0], self.seq_len)
+        self._arrays[modality][row, :n] = value[:n]
+        return n
+
+    def commit(self) -> None:
+        """Write the buffered clips as one shard, atomically; no-op when nothing is buffered."""
+        rows = len(self._records)
+        if not rows:
+            return
+        name = self._next_shard_name()
+        tmp = self.path / f".{name}.tmp{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        modalities = []
+        for modality, array in self._arrays.items():
+            used = [r.has_audio if modality == "audio" else r.has_visual for r in self._records]
+            if any(used):
+                _save_synced(tmp / f"{modality}.npy", array[:rows])
+                modalities.append(modality)
+        index = json.dumps([r.to_json() for r in self._records], separators=(",", ":"))
+        _write_synced(tmp / INDEX, index.encode())
+        os.rename(tmp, self.path / name)
+        self.manifest.shards.append(ShardInfo(name=name, rows=rows, modalities=sorted(modalities)))
+        self.manifest.save(self.path)
+        self._done.update(r.clip_id for r in self._records)
+        self._records = []
+        self._buffered.clear()
+        for array in self._arrays.values():
+            array[:rows] = 0
+
+    def close(self) -> None:
+        """Commit what is buffered and release the store."""
+        if self._lock is None:
+            return
+        try:
+            self.commit()
+        finally:
+            _release_lock(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> FeatureStoreWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _next_shard_name(self) -> str:
+        taken = {s.name for s in self.manifest.shards}
+        number = len(self.manifest.shards)
+        while f"{self.shard_prefix}-{number:05d}" in taken or (self.path / f"{self.shard_prefix}-{number:05d}").exists():
+            number += 1
+        return f"{self.shard_prefix}-{number:05d}"
+
+    def _remove_leftovers(self) -> None:
+        """Drop temporary shard folders and shards that never made it into the manifest."""
+        listed = {s.name for s in self.manifest.shards}
+        pattern = re.compile(rf"{re.escape(self.shard_prefix)}-\d+$")
+        for entry in self.path.iterdir():
+            stale_tmp = entry.name.startswith(".") and ".tmp" in entry.name
+            orphan = entry.is_dir() and pattern.match(entry.name) and entry.name not in listed
+            if stale_tmp or orphan:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def _check_compatible(path: Path, manifest: Manifest, seq_len: int, dim: int, label_set: str | None) -> None:
+    if (manifest.seq_len, manifest.dim) != (seq_len, dim):
+        raise ConfigError(
+            f"{path}: the store holds seq_len {manifest.seq_len}, dim {manifest.dim}; "
+            f"cannot add seq_len {seq_len}, dim {dim} (use another --out)"
+        )
+    if label_set and manifest.label_set and label_set != manifest.label_set:
+        raise ConfigError(f"{path}: the store's labels are {manifest.label_set!r}, not {label_set!r}")
+
+
+def _save_synced(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _acquire_lock(store: Path) -> int:
+    fd = os.open(store / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UAVMError(f"{store}: another process is writing this store") from None
+    return fd
+
+
+def _release_lock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
