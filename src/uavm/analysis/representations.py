@@ -95,7 +95,9 @@ def shared_layer_span(model: nn.Module) -> tuple[int, int] | None:
 
 def to_tensor(x: Any, device: torch.device) -> torch.Tensor:
     """Features as a float32 tensor on ``device`` (arrays and float16 accepted)."""
-    return torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device=device, dtype=torch.float32)
+    if not torch.is_tensor(x):
+        x = torch.from_numpy(np.array(x, dtype=np.float32))
+    return x.to(device=device, dtype=torch.float32)
 
 
 def _pooled_layers(model: nn.Module, x: torch.Tensor, modality: str, layers: Sequence[int]) -> list[torch.Tensor]:

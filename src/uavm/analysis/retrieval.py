@@ -45,8 +45,8 @@ def retrieval_ranks(
     if len(queries) != len(candidates):
         raise ValueError(f"queries and candidates must pair up: {len(queries)} != {len(candidates)}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    q = F.normalize(torch.as_tensor(np.asarray(queries), dtype=torch.float32, device=device), dim=1)
-    c = F.normalize(torch.as_tensor(np.asarray(candidates), dtype=torch.float32, device=device), dim=1)
+    q = F.normalize(_tensor(queries, device), dim=1)
+    c = F.normalize(_tensor(candidates, device), dim=1)
     ranks = []
     for start in range(0, len(q), chunk_size):
         sim = q[start : start + chunk_size] @ c.T
@@ -58,6 +58,12 @@ def retrieval_ranks(
             rank = 1 + (sim > paired + tie_tol).sum(dim=1)
         ranks.append(rank.cpu())
     return torch.cat(ranks).numpy().astype(np.int64) if ranks else np.zeros(0, np.int64)
+
+
+def _tensor(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    if torch.is_tensor(x):
+        return x.to(device=device, dtype=torch.float32)
+    return torch.from_numpy(np.array(x, dtype=np.float32)).to(device)  # a copy: inputs may be read-only memmaps
 
 
 def recall_metrics(ranks: np.ndarray, ks: Sequence[int] = KS) -> dict[str, float]:
