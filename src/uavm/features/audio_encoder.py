@@ -1,0 +1,241 @@
+"""The ConvNeXt audio encoder of SPEC §3: log-mel spectrogram in, feature sequence or logits out.
+
+A torchvision ConvNeXt whose 3-channel 4×4 stem is replaced by a 1-channel one;
+the spectrogram ``[B, frames, 128]`` is seen as a one-channel image ``[B, 1, 128
+mel, frames]``. ``encode`` averages the last stage over frequency: ``[B, frames /
+32, D]`` (990 frames → 30 steps, 1000 → 31). The reference's released encoders
+(``vgg_audio_feat.pth``, ``as_audio_feat.pth``) load by registry name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ..atomic import atomic_path
+from ..errors import CheckpointError
+from .convnext import SIZES, build_convnext, feature_dim, imagenet_state_dict, infer_size
+from .fbank import FBANK_STATS
+
+FORMAT = "uavm.audio_encoder"
+STEM = "features.0.0.weight"
+HEAD = "classifier.2.weight"
+
+
+@dataclass(frozen=True)
+class AudioEncoderInfo:
+    """A released audio encoder and the input it expects."""
+
+    name: str
+    url: str
+    dataset: str  # key of FBANK_STATS
+    num_classes: int
+    extract_frames: int  # fbank frames per clip when extracting features (cut to 30 steps after)
+    train_frames: int = 1000
+    size: str = "base"
+
+    @property
+    def norm_stats(self) -> tuple[float, float]:
+        """(mean, std) that normalise this encoder's log-mel input."""
+        return FBANK_STATS[self.dataset]
+
+
+AUDIO_ENCODERS: dict[str, AudioEncoderInfo] = {
+    info.name: info
+    for info in (
+        AudioEncoderInfo(
+            name="audio_encoder_vggsound",
+            url="https://www.dropbox.com/s/aduqm8m4gpjaygh/vgg_audio_feat.pth?dl=1",
+            dataset="vggsound",
+            num_classes=309,
+            extract_frames=990,
+        ),
+        AudioEncoderInfo(
+            name="audio_encoder_audioset",
+            url="https://www.dropbox.com/s/ld2q0bsyiwzia86/as_audio_feat.pth?dl=1",
+            dataset="audioset",
+            num_classes=527,
+            extract_frames=1000,
+        ),
+    )
+}
+
+
+class AudioEncoder(nn.Module):
+    """torchvision ConvNeXt with a 1-channel stem, on normalised log-mel input ``[B, frames, bins]``.
+
+    Keeps torchvision's module names (``features``, ``avgpool``, ``classifier``),
+    so a state_dict reads like torchvision's. ``dataset`` names the fbank
+    statistics the weights expect (:data:`uavm.features.fbank.FBANK_STATS`), when known.
+    """
+
+    def __init__(self, size: str = "base", num_classes: int = 309, dataset: str | None = None):
+        super().__init__()
+        net = build_convnext(size, num_classes)
+        width = SIZES[size][0]
+        stem = nn.Conv2d(1, width, kernel_size=4, stride=4)
+        nn.init.trunc_normal_(stem.weight, std=0.02)  # torchvision's ConvNeXt init
+        nn.init.zeros_(stem.bias)
+        net.features[0][0] = stem
+        self.features = net.features
+        self.avgpool = net.avgpool
+        self.classifier = net.classifier
+        self.size = size
+        self.num_classes = num_classes
+        self.dataset = dataset
+
+    @property
+    def feature_dim(self) -> int:
+        """D of ``encode``'s output: 768 tiny/small, 1024 base, 1536 large."""
+        return feature_dim(self.size)
+
+    @property
+    def norm_stats(self) -> tuple[float, float] | None:
+        """(mean, std) of the fbank normalisation these weights expect, if known."""
+        return FBANK_STATS.get(self.dataset) if self.dataset else None
+
+    @staticmethod
+    def _as_image(fbank: torch.Tensor) -> torch.Tensor:
+        if fbank.dim() != 3:
+            raise ValueError(f"expected a log-mel batch [B, frames, bins], got shape {tuple(fbank.shape)}")
+        return fbank.unsqueeze(1).transpose(2, 3)
+
+    def encode(self, fbank: torch.Tensor) -> torch.Tensor:
+        """Feature sequence ``[B, frames // 32, D]``: last ConvNeXt stage, mean over frequency."""
+        maps = self.features(self._as_image(fbank))
+        return maps.mean(dim=2).transpose(1, 2)
+
+    def classify(self, fbank: torch.Tensor) -> torch.Tensor:
+        """Class logits ``[B, num_classes]``."""
+        return self.classifier(self.avgpool(self.features(self._as_image(fbank))))
+
+    def forward(self, fbank: torch.Tensor) -> torch.Tensor:
+        """Same as :meth:`classify` (what training optimises)."""
+        return self.classify(fbank)
+
+    # ----------------------------------------------------------------- weights
+
+    @classmethod
+    def from_imagenet(cls, size: str = "base", num_classes: int = 309, dataset: str | None = None) -> AudioEncoder:
+        """Training initialisation: torchvision's ImageNet weights, RGB stem kernels summed to one channel.
+
+        The classifier Linear keeps its fresh initialisation (the class count differs).
+        """
+        state = dict(imagenet_state_dict(size))
+        state[STEM] = state[STEM].sum(dim=1, keepdim=True)
+        for key in ("classifier.2.weight", "classifier.2.bias"):
+            state.pop(key, None)
+        model = cls(size, num_classes, dataset)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or set(missing) != {"classifier.2.weight", "classifier.2.bias"}:
+            raise CheckpointError(
+                f"ImageNet ConvNeXt-{size} weights do not fit (missing {missing}, unexpected {unexpected})"
+            )
+        return model
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, torch.Tensor], dataset: str | None = None,
+                        source: str = "state_dict") -> AudioEncoder:
+        """Build from torchvision-style, reference (``module.model.0...``) or our own keys; sizes read off the shapes."""
+        state = canonical_state_dict(state, source)
+        size = infer_size(state)
+        if state[STEM].shape[1] != 1:
+            raise CheckpointError(
+                f"{source}: the stem takes {state[STEM].shape[1]} channels, not 1 (an image model? "
+                "use AudioEncoder.from_imagenet for ImageNet initialisation)"
+            )
+        if HEAD not in state:
+            raise CheckpointError(f"{source}: no classifier weight '{HEAD}'")
+        with torch.device("meta"):  # no random init of weights about to be replaced
+            model = cls(size, int(state[HEAD].shape[0]), dataset)
+        try:
+            model.load_state_dict(state, strict=True, assign=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            raise CheckpointError(f"{source}: does not fit a ConvNeXt-{size} audio encoder ({' '.join(first[:3])})") from exc
+        return model
+
+    @classmethod
+    def from_checkpoint(cls, path_or_name: str | Path, map_location: str | torch.device = "cpu") -> AudioEncoder:
+        """Load a registry name (:data:`AUDIO_ENCODERS`), a URL, a reference ``.pth`` or our ``.safetensors``.
+
+        A registry encoder is downloaded once through :mod:`uavm.hub` and kept in the
+        cache converted to safetensors.
+        """
+        text = str(path_or_name)
+        if text in AUDIO_ENCODERS:
+            return cls.from_checkpoint(_cached_registry_file(AUDIO_ENCODERS[text])).to(map_location)
+        from ..hub import resolve
+
+        path = resolve(text)
+        if not path.is_file():
+            known = ", ".join(AUDIO_ENCODERS)
+            raise CheckpointError(f"{path}: no such file (registry names: {known})")
+        state, metadata = read_weights(path)
+        model = cls.from_state_dict(state, dataset=metadata.get("dataset") or None, source=str(path))
+        return model.to(map_location)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the weights as safetensors (atomically) with the size, classes and dataset as metadata."""
+        path = Path(path)
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        metadata = {"format": FORMAT, "size": self.size, "num_classes": str(self.num_classes),
+                    "dataset": self.dataset or ""}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+        return path
+
+
+def canonical_state_dict(state: Mapping[str, torch.Tensor], source: str = "state_dict") -> dict[str, torch.Tensor]:
+    """Keys renamed to torchvision's: ``module.`` dropped, the reference's ``model.0`` / ``model.2`` → ``features`` / ``classifier``."""
+    renamed: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source}: entry {key!r} is not a tensor")
+        name = key.removeprefix("module.")
+        if name.startswith("model.0."):
+            name = "features." + name[len("model.0."):]
+        elif name.startswith("model.2."):
+            name = "classifier." + name[len("model.2."):]
+        renamed[name] = value
+    if STEM not in renamed:
+        raise CheckpointError(f"{source}: not an audio-encoder checkpoint (no ConvNeXt stem weight)")
+    return renamed
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file or a pickled state_dict (loaded with ``weights_only``)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata() or {})
+    except Exception:  # noqa: BLE001 - not safetensors: try the pickled format next
+        pass
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state_dict")
+    return dict(state), {}
+
+
+def _cached_registry_file(info: AudioEncoderInfo) -> Path:
+    """The registry encoder as safetensors in the cache, downloading and converting it on first use."""
+    from ..hub import cache_dir, download, filename_from_url
+
+    converted = cache_dir() / f"{info.name}.safetensors"
+    if converted.exists():
+        return converted
+    original = download(info.url, cache_dir() / filename_from_url(info.url))
+    state, _ = read_weights(original)
+    model = AudioEncoder.from_state_dict(state, dataset=info.dataset, source=str(original))
+    model.save(converted)
+    original.unlink()
+    return converted
