@@ -103,37 +103,69 @@ def decode_frames(
 
     The container is read from where it stands (freshly opened: the start) to the end of the file.
     """
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    if not container.streams.video:
-        raise NoVideoTrackError(path_for_errors)
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    stream.codec_context.thread_count = threads
-    offset = _start_offset(container, stream)
-    graph = None
-    frames: list[tuple[int, np.ndarray]] = []
-    last_pts = None
+    sampler = FrameSampler(container, path_for_errors, fps=fps, short_side=short_side,
+                           interpolation=interpolation, threads=threads)
     try:
-        for frame in container.decode(stream):
-            pts = _frame_pts(frame, last_pts)
-            last_pts = pts
-            frame.pts = pts - offset
-            if graph is None:
-                graph = _build_graph(frame, stream.time_base, fps, short_side, interpolation, threads)
-            graph.push(frame)
-            _drain(graph, frames)
-        if graph is None:
-            raise MediaError(path_for_errors, "no decodable video frames")
-        graph.push(None)
-        _drain(graph, frames)
+        for frame in container.decode(sampler.stream):
+            sampler.push(frame)
     except av.FFmpegError as exc:
         raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
-    if not frames:
-        raise MediaError(path_for_errors, "no video frames at the requested rate")
-    return torch.from_numpy(np.stack([f for _, f in frames]))
+    return sampler.finish()
+
+
+class FrameSampler:
+    """Turns the decoded frames of a container's video stream into the CLI's fixed-rate RGB frames.
+
+    For callers that demux a file once and dispatch frames themselves (audio and
+    video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
+    then :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        path_for_errors: str | Path,
+        fps: float = 3,
+        short_side: int | None = 224,
+        interpolation: str = "bicubic",
+        threads: int = 0,
+    ):
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if not container.streams.video:
+            raise NoVideoTrackError(path_for_errors)
+        self.path = path_for_errors
+        self.stream = container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.stream.codec_context.thread_count = threads
+        self.fps, self.short_side, self.interpolation, self.threads = fps, short_side, interpolation, threads
+        self._offset = _start_offset(container, self.stream)
+        self._graph: av.filter.Graph | None = None
+        self._frames: list[tuple[int, np.ndarray]] = []
+        self._last_pts: int | None = None
+
+    def push(self, frame: av.VideoFrame) -> None:
+        """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
+        pts = _frame_pts(frame, self._last_pts)
+        self._last_pts = pts
+        frame.pts = pts - self._offset
+        if self._graph is None:
+            self._graph = _build_graph(frame, self.stream.time_base, self.fps, self.short_side,
+                                       self.interpolation, self.threads)
+        self._graph.push(frame)
+        _drain(self._graph, self._frames)
+
+    def finish(self) -> torch.Tensor:
+        """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
+        if self._graph is None:
+            raise MediaError(self.path, "no decodable video frames")
+        self._graph.push(None)
+        _drain(self._graph, self._frames)
+        if not self._frames:
+            raise MediaError(self.path, "no video frames at the requested rate")
+        return torch.from_numpy(np.stack([f for _, f in self._frames]))
 
 
 def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None:
