@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .records import MANIFEST, Manifest, ShardInfo, read_records
+from .writer import acquire_lock, release_lock
 
 
 def merge_parts(store: str | Path, parts: Sequence[str | Path]) -> Manifest:
@@ -22,7 +23,15 @@ def merge_parts(store: str | Path, parts: Sequence[str | Path]) -> Manifest:
     the new manifest.
     """
     store = Path(store)
-    manifests = [(Path(p), Manifest.load(Path(p))) for p in parts]
+    lock = acquire_lock(store, blocking=True)
+    try:
+        return _merge(store, [Path(p) for p in parts])
+    finally:
+        release_lock(lock)
+
+
+def _merge(store: Path, parts: list[Path]) -> Manifest:
+    manifests = [(p, Manifest.load(p)) for p in parts]
     if (store / MANIFEST).exists():
         merged = Manifest.load(store)
         merged.shards = [s for s in merged.shards if not _inside_any(s.name, store, [p for p, _ in manifests])]

@@ -49,21 +49,28 @@ class FeatureStoreWriter:
         self.shard_size = shard_size
         self.shard_prefix = shard_prefix
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(self.path)
-        if (self.path / MANIFEST).exists():
-            self.manifest = Manifest.load(self.path)
-            _check_compatible(self.path, self.manifest, seq_len, dim, label_set)
-            if label_set and not self.manifest.label_set:
-                self.manifest.label_set = label_set
-            self.manifest.metadata.update(metadata or {})
-        else:
-            self.manifest = Manifest(seq_len=seq_len, dim=dim, label_set=label_set, metadata=dict(metadata or {}))
-        self._remove_leftovers()
-        self.manifest.save(self.path)
-        self._done = {r.clip_id for r in read_records(self.path, self.manifest)}
+        self._lock = acquire_lock(self.path, blocking=False)
+        try:
+            self.manifest = self._open_manifest(seq_len, dim, label_set, metadata)
+            self._remove_leftovers()
+            self.manifest.save(self.path)
+            self._done = {r.clip_id for r in read_records(self.path, self.manifest)}
+        except BaseException:
+            release_lock(self._lock)
+            raise
         self._records: list[ClipRecord] = []
         self._buffered: set[str] = set()
         self._arrays: dict[str, np.ndarray] = {}
+
+    def _open_manifest(self, seq_len: int, dim: int, label_set: str | None,
+                       metadata: dict[str, Any] | None) -> Manifest:
+        if not (self.path / MANIFEST).exists():
+            return Manifest(seq_len=seq_len, dim=dim, label_set=label_set, metadata=dict(metadata or {}))
+        manifest = Manifest.load(self.path)
+        _check_compatible(self.path, manifest, seq_len, dim, label_set)
+        manifest.label_set = manifest.label_set or label_set
+        manifest.metadata.update(metadata or {})
+        return manifest
 
     @property
     def seq_len(self) -> int:
@@ -156,8 +163,9 @@ class FeatureStoreWriter:
             return
         try:
             self.commit()
+            self.manifest.save(self.path)
         finally:
-            _release_lock(self._lock)
+            release_lock(self._lock)
             self._lock = None
 
     def __enter__(self) -> FeatureStoreWriter:
@@ -208,16 +216,19 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _acquire_lock(store: Path) -> int:
+def acquire_lock(store: Path, blocking: bool) -> int:
+    """Take the store's exclusive lock (released when the process dies); without ``blocking``, fail if held."""
+    store.mkdir(parents=True, exist_ok=True)
     fd = os.open(store / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
         os.close(fd)
         raise UAVMError(f"{store}: another process is writing this store") from None
     return fd
 
 
-def _release_lock(fd: int) -> None:
+def release_lock(fd: int) -> None:
+    """Give back a lock from :func:`acquire_lock`."""
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
