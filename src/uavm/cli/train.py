@@ -1,0 +1,138 @@
+"""``uavm train``, ``uavm eval`` and ``uavm recipe``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from ..errors import ConfigError
+
+OVERRIDES_HELP = "Settings as key=value (model sizes as model.key=value), applied over the recipe."
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
+              help="Recipe YAML (e.g. recipes/vggsound/uavm.yaml).")
+@click.option("--out", "out_dir", default=None, help="Output folder (overrides out_dir).")
+@click.option("--resume", is_flag=True, help="Continue the run in the output folder after its last finished epoch.")
+@click.argument("overrides", nargs=-1)
+def train(recipe: str | None, out_dir: str | None, resume: bool, overrides: tuple[str, ...]) -> None:
+    """Train a model (under torchrun: DDP). OVERRIDES are key=value settings."""
+    from ..train.config import config_from_recipe
+    from ..train.trainer import train as run_training
+
+    from ..train.distributed import teardown
+
+    extra = [f"out_dir={out_dir}"] if out_dir else []
+    config = config_from_recipe(recipe, list(overrides) + extra)
+    try:
+        _report(run_training(config, resume=resume))
+    finally:
+        teardown()
+
+
+@click.command(name="eval", context_settings={"show_default": True})
+@click.argument("checkpoint")
+@click.option("--data", required=True, help="Feature store folder or reference datafile (.json).")
+@click.option("--labels", default=None, help="vggsound, audioset or a label CSV (default: by class count).")
+@click.option("--batch-size", type=int, default=256)
+@click.option("--feat-norm/--no-feat-norm", default=None,
+              help="L2-normalise features as in training (default: the run's config.yaml beside CHECKPOINT, else on).")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N.")
+@click.option("--num-workers", type=int, default=2)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
+@click.option("--export-vggsounder", type=click.Path(dir_okay=False), default=None,
+              help="Write the VGGSounder benchmark pickle (VGGSound models).")
+@click.option("--top-k", type=int, default=1, help="Class names listed as predictions in the VGGSounder pickle.")
+def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, feat_norm: bool | None, device: str,
+             num_workers: int, json_out: str | None, export_vggsounder: str | None, top_k: int) -> None:
+    """Evaluate CHECKPOINT audio-only, visual-only and audio+visual on --data."""
+    import torch
+
+    from ..atomic import write_json_atomic
+    from ..data.dataset import open_dataset
+    from ..data.labels import load_labels
+    from ..models.checkpoint import load_model
+    from ..train.distributed import pick_device
+    from ..train.evaluate import MODES, evaluate as run_eval, export_vggsounder as export, summary
+
+    model = load_model(checkpoint)
+    label_set = load_labels(labels or _labels_for(model.config.num_classes))
+    if len(label_set) != model.config.num_classes:
+        raise ConfigError(f"{checkpoint}: the model has {model.config.num_classes} classes, "
+                          f"the labels {len(label_set)}")
+    if feat_norm is None:
+        feat_norm = _run_setting(Path(checkpoint), "feat_norm", True)
+    dev = pick_device(device)
+    dataset = open_dataset(data, label_set, model.config.seq_len)
+    result = run_eval(model.to(dev), dataset, batch_size=batch_size, feat_norm=feat_norm, device=dev,
+                      num_workers=num_workers, bf16=dev.type == "cuda" and torch.cuda.is_bf16_supported(),
+                      progress=True)
+    metrics = summary(result)
+    click.echo(f"{'':>6} {'acc':>8} {'mAP':>8} {'mAUC':>8} {'d_prime':>8}   ({len(dataset)} clips)")
+    for m in MODES:
+        row = metrics[m]
+        click.echo(f"{m:>6} " + " ".join(f"{row[k]:8.4f}" for k in ("acc", "mAP", "mAUC", "d_prime")))
+    if json_out:
+        write_json_atomic(json_out, {"checkpoint": checkpoint, "data": data, "clips": len(dataset), **metrics})
+    if export_vggsounder:
+        click.echo(f"wrote {export(result, label_set, export_vggsounder, top_k=top_k)}")
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("name", type=click.Choice(["vggsound-released"]))
+@click.option("--root", default="data/vggsound-released", help="Folder for downloads, features and stores.")
+@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
+              help="Training recipe (default: the paper's VGGSound UAVM recipe).")
+@click.option("--mirror", default=None, help="Fetch the released files from <mirror>/<file name> instead.")
+@click.option("--keep-downloads", is_flag=True, help="Keep the zip archives after unpacking.")
+@click.option("--prepare-only", is_flag=True, help="Stop after packing the stores.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted training run.")
+@click.argument("overrides", nargs=-1)
+def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_downloads: bool, prepare_only: bool,
+           resume: bool, overrides: tuple[str, ...]) -> None:
+    """Run a named end-to-end recipe; vggsound-released: download the released features, pack them, train."""
+    from ..train.config import apply_overrides, build_config, load_recipe
+    from ..train.released import PAPER_RECIPE, prepare_vggsound_released
+    from ..train.trainer import train as run_training
+
+    prepared = prepare_vggsound_released(root, mirror=mirror, keep_downloads=keep_downloads)
+    for split in prepared.stores:
+        click.echo(f"{split}: {prepared.stores[split]} ({prepared.missing[split]} clips without features skipped)")
+    if prepare_only:
+        return
+    values = load_recipe(recipe) if recipe else dict(PAPER_RECIPE)
+    values.update(train=str(prepared.stores["train"]), test=str(prepared.stores["test"]),
+                  out_dir=str(Path(root) / "runs" / "uavm"))
+    config = build_config(apply_overrides(values, list(overrides)))
+    _report(run_training(config, resume=resume))
+
+
+def _labels_for(num_classes: int) -> str:
+    known = {309: "vggsound", 527: "audioset"}
+    if num_classes not in known:
+        raise ConfigError(f"a {num_classes}-class model needs --labels (a label CSV)")
+    return known[num_classes]
+
+
+def _run_setting(checkpoint: Path, key: str, default):
+    """A setting of the training run whose output folder holds ``checkpoint`` (its config.yaml)."""
+    saved = checkpoint.parent / "config.yaml"
+    if saved.exists():
+        values = yaml.safe_load(saved.read_text()) or {}
+        if key in values:
+            return values[key]
+    return default
+
+
+def _report(result) -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return
+    click.echo(f"results: {result.results_csv}")
+    click.echo(f"best epoch {result.best_epoch} (selected on {result.selected_on}): {result.best_model}")
+    click.echo(json.dumps({"best_model": str(result.best_model), "last_model": str(result.last_model)}))

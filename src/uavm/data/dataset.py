@@ -1,0 +1,296 @@
+"""Datasets of audio / visual feature sequences, and the batches training and evaluation read.
+
+Two sources behind one interface (:class:`FeatureDataset`): the packed feature
+store of ``uavm pack`` (:class:`StoreDataset`, one gather per shard for a whole
+batch) and the reference's per-clip ``.npy`` datafiles (:class:`DatafileDataset`).
+Training batches come from an :class:`EpochPlan` — the epoch's clip order, each
+step's modality and every clip's augmentation draws, all fixed up front from
+``(seed, epoch)`` — so a batch is the same whichever process builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from ..errors import ConfigError, MediaError, UAVMError
+from .datafile import read_datafile, resolve_entry_path
+from .labels import LabelSet
+from .sampling import draw_epoch, epoch_rng
+from .transforms import AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets
+from .transforms import pad_or_cut
+
+MODALITIES = ("a", "v")
+STORE_NAMES = {"a": "audio", "v": "visual"}
+
+
+class FeatureDataset:
+    """Clips with label indices and per-modality feature sequences ``[seq_len, dim]``."""
+
+    labels: LabelSet
+    clip_ids: list[str]
+    label_indices: list[list[int]]
+    seq_len: int
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
+        """Features of the clips ``indices`` for ``modality`` (``"a"``/``"v"``): ``[n, seq_len, dim]``."""
+        raise NotImplementedError
+
+    def dim(self, modality: str) -> int:
+        """Feature width of ``modality``."""
+        raise NotImplementedError
+
+    def subset(self, indices: np.ndarray) -> SubsetDataset:
+        """A view of the clips ``indices`` (in that order)."""
+        return SubsetDataset(self, indices)
+
+    def targets(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Multi-hot targets ``[n, num_classes]`` (float32) of the clips ``indices`` (default: all)."""
+        rows = range(len(self)) if indices is None else indices
+        out = np.zeros((len(rows), len(self.labels)), dtype=np.float32)
+        for i, clip in enumerate(rows):
+            out[i, self.label_indices[clip]] = 1.0
+        return out
+
+
+class StoreDataset(FeatureDataset):
+    """Clips of a packed feature store (``uavm.store.FeatureStore``)."""
+
+    def __init__(self, store, labels: LabelSet, seq_len: int | None = None):
+        if isinstance(store, (str, Path)):
+            from ..store import FeatureStore
+
+            store = FeatureStore(store)
+        self.store = store
+        self.labels = labels
+        self.seq_len = int(seq_len or store.seq_len)
+        records = store.records
+        self.clip_ids = [r.clip_id for r in records]
+        where = f"feature store {getattr(store, 'path', '')}".strip()
+        self.label_indices = [_label_indices(labels, r.labels, f"{where}, clip {r.clip_id}") for r in records]
+
+    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
+        return pad_or_cut(self.store.read(np.asarray(indices), STORE_NAMES[modality]), self.seq_len)
+
+    def dim(self, modality: str) -> int:
+        return int(self.store.dim)
+
+
+class DatafileDataset(FeatureDataset):
+    """Clips of a reference datafile whose entries name per-clip ``afeat`` / ``vfeat`` ``.npy`` files.
+
+    Missing feature files are found when the dataset opens (one error naming the
+    first and the count), not hours into training.
+    """
+
+    def __init__(self, datafile: str | Path, labels: LabelSet, seq_len: int = 30, check: bool = True):
+        self.datafile = Path(datafile)
+        entries = read_datafile(self.datafile)
+        if not entries:
+            raise UAVMError(f"{self.datafile}: the datafile lists no clips")
+        self.labels = labels
+        self.seq_len = int(seq_len)
+        self.clip_ids = [e.clip_id for e in entries]
+        self.label_indices = [
+            _label_indices(labels, e.labels, f"{self.datafile} entry {i}") for i, e in enumerate(entries)
+        ]
+        self.paths: dict[str, list[Path | None]] = {"a": [], "v": []}
+        for e in entries:
+            for m, value in (("a", e.afeat), ("v", e.vfeat)):
+                self.paths[m].append(resolve_entry_path(value, self.datafile) if value else None)
+        if check:
+            self._check_files()
+        self._dims: dict[str, int] = {}
+
+    def _check_files(self) -> None:
+        for m, paths in self.paths.items():
+            if all(p is None for p in paths):
+                continue
+            missing = [i for i, p in enumerate(paths) if p is None or not p.is_file()]
+            if missing:
+                first = paths[missing[0]]
+                raise UAVMError(
+                    f"{self.datafile}: {len(missing)} clip(s) lack their {'audio' if m == 'a' else 'visual'} "
+                    f"feature file, e.g. entry {missing[0]} ({first or 'no path given'})"
+                )
+
+    def load(self, clip: int, modality: str) -> np.ndarray:
+        """One clip's feature file as stored (``[frames, dim]``)."""
+        path = self.paths[modality][clip]
+        if path is None:
+            raise UAVMError(f"{self.datafile} entry {clip}: no {'afeat' if modality == 'a' else 'vfeat'} path")
+        try:
+            x = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise MediaError(path, f"cannot read feature file ({exc})") from None
+        if x.ndim != 2:
+            raise MediaError(path, f"expected a [frames, dim] array, got shape {x.shape}")
+        return x
+
+    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
+        return np.stack([pad_or_cut(self.load(int(i), modality), self.seq_len) for i in indices])
+
+    def dim(self, modality: str) -> int:
+        if modality not in self._dims:
+            self._dims[modality] = int(self.load(0, modality).shape[1])
+        return self._dims[modality]
+
+
+class SubsetDataset(FeatureDataset):
+    """Some clips of another dataset, re-indexed from 0."""
+
+    def __init__(self, base: FeatureDataset, indices: np.ndarray):
+        self.base = base
+        self.index = np.asarray(indices, dtype=np.int64)
+        self.labels = base.labels
+        self.seq_len = base.seq_len
+        self.clip_ids = [base.clip_ids[i] for i in self.index]
+        self.label_indices = [base.label_indices[i] for i in self.index]
+
+    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
+        return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality)
+
+    def dim(self, modality: str) -> int:
+        return self.base.dim(modality)
+
+
+def _label_indices(labels: LabelSet, mids: list[str], where: str) -> list[int]:
+    try:
+        out = labels.indices(mids)
+    except UAVMError as exc:
+        raise UAVMError(f"{where}: {exc}") from None
+    if not out:
+        raise UAVMError(f"{where}: the clip has no labels")
+    return out
+
+
+def open_dataset(path: str | Path, labels: LabelSet, seq_len: int = 30) -> FeatureDataset:
+    """A ``.json`` reference datafile or a packed feature-store folder."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return DatafileDataset(path, labels, seq_len)
+    if path.is_dir():
+        return StoreDataset(path, labels, seq_len)
+    raise ConfigError(f"{path}: not a datafile (.json) or a feature-store folder")
+
+
+def split_validation(dataset: FeatureDataset, fraction: float, seed: int) -> tuple[FeatureDataset, FeatureDataset]:
+    """Hold out a seeded random ``fraction`` of the clips: ``(train, validation)``."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"val_fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng([seed, 0x5A1]).permutation(len(dataset))
+    n_val = max(1, int(round(fraction * len(dataset))))
+    if n_val >= len(dataset):
+        raise ConfigError(f"val_fraction {fraction} leaves no training clips out of {len(dataset)}")
+    return dataset.subset(np.sort(order[n_val:])), dataset.subset(np.sort(order[:n_val]))
+
+
+@dataclass
+class EpochPlan:
+    """Everything random about one training epoch, for the global batch of size ``batch_size``."""
+
+    indices: np.ndarray
+    aug: Augmentation
+    modalities: list[str]
+    batch_size: int
+
+    @property
+    def steps(self) -> int:
+        return len(self.modalities)
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> tuple[np.ndarray, Augmentation, str]:
+        """Rank ``rank``'s share (positions ``rank::world_size``) of the global batch ``step``."""
+        sel = slice(step * self.batch_size + rank, (step + 1) * self.batch_size, world_size)
+        return self.indices[sel], self.aug[sel], self.modalities[step]
+
+
+def plan_epoch(
+    n_items: int,
+    *,
+    batch_size: int,
+    epoch: int,
+    seed: int,
+    augment: AugmentConfig,
+    weights: np.ndarray | None = None,
+    a_tr_prob: float = 0.5,
+    both_modalities: bool = False,
+) -> EpochPlan:
+    """Draw epoch ``epoch``: ``n_items`` clips (weighted with replacement, or shuffled), full batches only."""
+    steps = n_items // batch_size
+    if steps == 0:
+        raise ConfigError(f"batch size {batch_size} is larger than the training set ({n_items} clips)")
+    indices = draw_epoch(n_items, n_items, weights, epoch_rng(seed, epoch, 0))[: steps * batch_size]
+    aug = draw_augmentation(len(indices), n_items, augment, epoch_rng(seed, epoch, 1))
+    if both_modalities:
+        modalities = ["av"] * steps
+    else:
+        audio = epoch_rng(seed, epoch, 2).random(steps) < a_tr_prob
+        modalities = ["a" if x else "v" for x in audio]
+    return EpochPlan(indices=indices, aug=aug, modalities=modalities, batch_size=batch_size)
+
+
+class TrainBatches(torch.utils.data.Dataset):
+    """Map-style dataset of one epoch's training batches for one rank (use with ``batch_size=None``).
+
+    Item ``step`` is ``{"a"/"v": [b, T, D] float32 (the modalities the step uses),
+    "targets": [b, C] float32, "modality": "a" | "v" | "av"}``.
+    """
+
+    def __init__(self, dataset: FeatureDataset, augment: AugmentConfig, *, rank: int = 0, world_size: int = 1):
+        self.dataset = dataset
+        self.augment = augment
+        self.rank, self.world_size = rank, world_size
+        self.plan: EpochPlan | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.plan is None else self.plan.steps
+
+    def __getitem__(self, step: int) -> dict:
+        indices, aug, modality = self.plan.batch(step, self.rank, self.world_size)
+        partners = aug.partner[aug.mixed]
+        batch: dict = {"modality": modality}
+        for m in MODALITIES:
+            if m in modality:
+                x = self.dataset.read(indices, m)
+                px = self.dataset.read(partners, m) if len(partners) else None
+                batch[m] = augment_features(x, px, aug, self.dataset.seq_len, self.augment.feat_norm)
+        own = [self.dataset.label_indices[i] for i in indices]
+        other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
+        batch["targets"] = make_targets(
+            own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam
+        )
+        return batch
+
+
+class EvalBatches(torch.utils.data.Dataset):
+    """Consecutive evaluation batches over clips ``[start, stop)``: features (optionally L2-normalised) and targets.
+
+    Item ``i`` is ``{"a", "v": [b, T, D] float32, "targets": [b, C], "index": [b]}``.
+    """
+
+    def __init__(self, dataset: FeatureDataset, batch_size: int, *, normalise: bool = True,
+                 start: int = 0, stop: int | None = None, modalities: tuple[str, ...] = MODALITIES):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.normalise = normalise
+        self.start, self.stop = start, len(dataset) if stop is None else stop
+        self.modalities = modalities
+
+    def __len__(self) -> int:
+        return -(-max(0, self.stop - self.start) // self.batch_size)
+
+    def __getitem__(self, i: int) -> dict:
+        lo = self.start + i * self.batch_size
+        index = np.arange(lo, min(lo + self.batch_size, self.stop))
+        batch: dict = {"index": torch.from_numpy(index), "targets": torch.from_numpy(self.dataset.targets(index))}
+        for m in self.modalities:
+            x = torch.from_numpy(np.ascontiguousarray(self.dataset.read(index, m), dtype=np.float32))
+            batch[m] = feat_norm(x) if self.normalise else x
+        return batch

@@ -1,0 +1,133 @@
+"""The training-time transforms of SPEC §4, on whole batches.
+
+Per clip, in the reference's order: pad / cut to ``seq_len`` → L2-normalise every
+time step (``feat_norm``) → mixup with a partner clip (probability ``mixup``,
+partner uniform over the dataset, λ ~ Beta(10, 10); the same λ mixes audio,
+visual and labels) → one circular time shift in [-15, 14] shared by audio and
+visual ("noise"). Targets start at ε/C everywhere; without mixup the positives
+are set to 1-ε, with mixup the clip's positives get +λ(1-ε) and the partner's
++(1-λ)(1-ε). Random draws happen up front (:func:`draw_augmentation`) so that a
+batch is a pure function of its draws: the same on every DDP rank, in every
+worker process and after a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BETA_ALPHA = 10.0
+SHIFT_LOW, SHIFT_HIGH = -15, 15  # numpy's randint(-15, 15): shifts -15..14
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Which training transforms run, with the reference's names."""
+
+    mixup: float = 0.0
+    label_smoothing: float = 0.0
+    noise: bool = False
+    feat_norm: bool = True
+
+
+@dataclass
+class Augmentation:
+    """Per-clip random draws: mixed or not, partner index, λ (1 where not mixed), time shift (0 without noise)."""
+
+    mixed: np.ndarray
+    partner: np.ndarray
+    lam: np.ndarray
+    shift: np.ndarray
+
+    def __getitem__(self, sel: slice | np.ndarray) -> Augmentation:
+        return Augmentation(self.mixed[sel], self.partner[sel], self.lam[sel], self.shift[sel])
+
+    def __len__(self) -> int:
+        return len(self.mixed)
+
+
+def draw_augmentation(n: int, n_items: int, config: AugmentConfig, rng: np.random.Generator) -> Augmentation:
+    """The random draws of ``n`` training clips from a dataset of ``n_items`` clips."""
+    mixed = rng.random(n) < config.mixup
+    partner = rng.integers(0, n_items, size=n)
+    lam = rng.beta(BETA_ALPHA, BETA_ALPHA, size=n)
+    shift = rng.integers(SHIFT_LOW, SHIFT_HIGH, size=n)
+    return Augmentation(
+        mixed=mixed,
+        partner=np.where(mixed, partner, -1),
+        lam=np.where(mixed, lam, 1.0),
+        shift=shift if config.noise else np.zeros(n, dtype=np.int64),
+    )
+
+
+def pad_or_cut(x: np.ndarray, seq_len: int) -> np.ndarray:
+    """Cut a ``[..., T, D]`` array to ``seq_len`` steps or zero-pad it at the end."""
+    length = x.shape[-2]
+    if length == seq_len:
+        return x
+    if length > seq_len:
+        return x[..., :seq_len, :]
+    pad = [(0, 0)] * x.ndim
+    pad[-2] = (0, seq_len - length)
+    return np.pad(x, pad)
+
+
+def feat_norm(x: torch.Tensor) -> torch.Tensor:
+    """L2-normalise every time step (last axis); all-zero steps stay zero."""
+    return F.normalize(x, dim=-1)
+
+
+def mix(x: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """Row-wise ``λ·x + (1-λ)·partner`` for ``[B, T, D]`` batches and ``λ`` of shape ``[B]``."""
+    lam = lam.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+    return lam * x + (1 - lam) * partner
+
+
+def time_roll(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Per-row circular shift along time, like ``torch.roll(x[b], shifts[b], 0)`` for every row."""
+    if not bool(torch.any(shifts != 0)):
+        return x
+    batch, length = x.shape[0], x.shape[1]
+    source = (torch.arange(length).view(1, length) - shifts.view(batch, 1)) % length
+    return torch.gather(x, 1, source.unsqueeze(-1).expand_as(x))
+
+
+def make_targets(
+    labels: Sequence[Sequence[int]],
+    num_classes: int,
+    smoothing: float = 0.0,
+    partner_labels: Sequence[Sequence[int] | None] | None = None,
+    lam: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Soft targets ``[B, C]`` of a batch; rows with a partner are mixed with weight ``lam``."""
+    out = np.full((len(labels), num_classes), smoothing / num_classes, dtype=np.float64)
+    for row, own in enumerate(labels):
+        other = partner_labels[row] if partner_labels is not None else None
+        if other is None:
+            out[row, list(own)] = 1.0 - smoothing
+        else:
+            weight = float(lam[row])
+            np.add.at(out[row], list(own), weight * (1.0 - smoothing))
+            np.add.at(out[row], list(other), (1.0 - weight) * (1.0 - smoothing))
+    return torch.from_numpy(out.astype(np.float32))
+
+
+def augment_features(
+    x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, seq_len: int, normalise: bool
+) -> torch.Tensor:
+    """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only."""
+    out = torch.from_numpy(np.ascontiguousarray(pad_or_cut(x, seq_len), dtype=np.float32))
+    if normalise:
+        out = feat_norm(out)
+    rows = np.flatnonzero(aug.mixed)
+    if len(rows):
+        other = torch.from_numpy(np.ascontiguousarray(pad_or_cut(partner_x, seq_len), dtype=np.float32))
+        if normalise:
+            other = feat_norm(other)
+        index = torch.from_numpy(rows)
+        out[index] = mix(out[index], other, torch.from_numpy(aug.lam[rows]))
+    return time_roll(out, torch.from_numpy(aug.shift))
