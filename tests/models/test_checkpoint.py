@@ -138,3 +138,14 @@ def test_code_executing_pickle_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         load_model(tmp_path / "nope.pth")
+
+
+def test_info_travels_with_our_files(tmp_path):
+    from uavm.models import read_model_info
+
+    path, _ = _reference_file(tmp_path)
+    assert read_model_info(path) == {}
+    info = {"audio_encoder": "random:tiny:0", "labels": "vggsound", "audio_fbank": {"target_frames": 400}}
+    out = save_model(load_model(path), tmp_path / "m.safetensors", info=info)
+    assert read_model_info(out) == info
+    assert load_model(out).config.depth_i == 2

@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -27,16 +28,38 @@ from .config import ModelConfig
 from .registry import PretrainedCfg, build_model
 
 CONFIG_KEY = "uavm_config"
+INFO_KEY = "uavm_info"  # JSON: how the model's inputs are made (encoders, fbank, labels, ...)
 _SHOWN = 5  # how many offending keys an error message lists
 
 
-def save_model(model: nn.Module, path: str | Path) -> Path:
-    """Save weights as safetensors with the model config, atomically; ``load_model`` round-trips."""
+def save_model(model: nn.Module, path: str | Path, info: Mapping[str, Any] | None = None) -> Path:
+    """Save weights as safetensors with the model config, atomically; ``load_model`` round-trips.
+
+    ``info`` (JSON-serialisable) records what a user of the file needs beside the weights:
+    the feature extractors and fbank settings its inputs came from, the label set, ...;
+    :func:`read_model_info` returns it.
+    """
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {CONFIG_KEY: json.dumps(model.config.to_dict())}
+    if info:
+        metadata[INFO_KEY] = json.dumps(dict(info))
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={CONFIG_KEY: json.dumps(model.config.to_dict())})
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
+
+
+def read_model_info(path: str | Path) -> dict[str, Any]:
+    """The ``info`` saved with a uavm safetensors file (empty for reference files)."""
+    path = Path(path)
+    if not path.is_file() or not _is_safetensors(path):
+        return {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        return json.loads(metadata.get(INFO_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
 def load_model(path: str | Path, arch: str | None = None, num_heads: int | None = None) -> nn.Module:
