@@ -118,7 +118,7 @@ class FrameSampler:
 
     For callers that demux a file once and dispatch frames themselves (audio and
     video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
-    then :meth:`finish`.
+    then :meth:`finish`. ``stream`` defaults to the first real video stream.
     """
 
     def __init__(
@@ -129,15 +129,17 @@ class FrameSampler:
         short_side: int | None = 224,
         interpolation: str = "bicubic",
         threads: int = 0,
+        stream: av.video.stream.VideoStream | None = None,
     ):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        if not container.streams.video:
+        stream = stream or next(iter(video_streams(container)), None)
+        if stream is None:
             raise NoVideoTrackError(path_for_errors)
         self.path = path_for_errors
-        self.stream = container.streams.video[0]
+        self.stream = stream
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = threads
         self.fps, self.short_side, self.interpolation, self.threads = fps, short_side, interpolation, threads
@@ -166,6 +168,11 @@ class FrameSampler:
         if not self._frames:
             raise MediaError(self.path, "no video frames at the requested rate")
         return torch.from_numpy(np.stack([f for _, f in self._frames]))
+
+
+def video_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
+    """The container's video streams, leaving out attached pictures (cover art of audio files)."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
 def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None:

@@ -67,22 +67,24 @@ class VisualEncoder(nn.Module):
         return self.features(images).mean(dim=(2, 3))
 
     @torch.inference_mode()
-    def encode(self, frames: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    def encode(self, frames: torch.Tensor, batch_size: int = 64, bf16: bool | None = None) -> torch.Tensor:
         """uint8 frames ``[T, H, W, 3]`` → float32 features ``[T, D]`` on CPU, ``batch_size`` frames at a time.
 
-        On a GPU the network runs in bf16 autocast with channels-last memory.
+        ``bf16`` runs the network in bfloat16 autocast with channels-last memory
+        (default: on a GPU only; on a CPU with native bf16 it is faster too, at
+        about 1e-2 relative error).
         """
         if frames.shape[0] == 0:
             return torch.zeros(0, self.feature_dim)
-        cuda = self.device.type == "cuda"
-        if cuda:
+        fast = self.device.type == "cuda" if bf16 is None else bf16
+        if fast:
             self.to(memory_format=torch.channels_last)
         out = []
         for start in range(0, frames.shape[0], batch_size):
             x = self.normalize(frames[start:start + batch_size])
-            if cuda:
+            if fast:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast):
                 out.append(self(x).float().cpu())
         return torch.cat(out)
 

@@ -1,0 +1,86 @@
+"""``uavm extract`` (media → feature store) and ``uavm pack`` (reference per-clip features → store)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+SOME_FAILED = 2  # exit status when the job finished but some clips are in failures.csv
+
+
+@click.command()
+@click.argument("input", type=click.Path(exists=True))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
+@click.option("--audio-encoder", default="audio_encoder_vggsound", show_default=True,
+              help="Registry name, checkpoint path/URL, random:<size>[:<seed>], or none.")
+@click.option("--visual-encoder", default="convnext_base_imagenet", show_default=True,
+              help="Registry name (convnext_<size>_imagenet), checkpoint path/URL, random:<size>[:<seed>], or none.")
+@click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
+@click.option("--workers", type=int, default=4, show_default=True, help="Decoding processes (0: decode in this process).")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Clips per encoder batch.")
+@click.option("--frame-batch", type=int, default=128, show_default=True, help="Frames per visual-encoder pass.")
+@click.option("--shard", default=None, help="Do block i of n of the input (i/n); parts join when all are done. "
+              "Under torchrun the rank and world size are used.")
+@click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard (commit unit).")
+@click.option("--seq-len", type=int, default=30, show_default=True, help="Time steps stored per clip.")
+@click.option("--fps", type=float, default=3, show_default=True, help="Video frames per second.")
+@click.option("--short-side", type=int, default=224, show_default=True, help="Frame short side in pixels.")
+@click.option("--interpolation", type=click.Choice(["bicubic", "bilinear"]), default="bicubic", show_default=True,
+              help="Frame resizing: bicubic (reference under FFmpeg >= 5) or bilinear (under FFmpeg 4.x).")
+@click.option("--device", default=None, help="torch device (default: this process's GPU if any, else cpu).")
+@click.option("--bf16/--fp32", "bf16", default=None,
+              help="Encoders in bfloat16 autocast (default: on a GPU) or float32 (default: on a CPU).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, labels: str | None, workers: int,
+            batch_size: int, frame_batch: int, shard: str | None, shard_size: int, seq_len: int, fps: float,
+            short_side: int, interpolation: str, device: str | None, bf16: bool | None, quiet: bool) -> None:
+    """Extract audio and visual features of INPUT into a feature store.
+
+    INPUT is a folder of media files, a CSV/JSON manifest (path, id, labels) or a
+    reference datafile. A re-run skips clips already stored. Exit status 2 when
+    some clips failed (see OUT/failures.csv). Run under `torchrun --nproc-per-node
+    N -m uavm extract ...` to spread the work over GPUs and nodes.
+    """
+    from ..data.labels import load_labels
+    from ..extraction import ExtractOptions, extract as run_extract, read_inputs, resolve_encoders
+    from ..extraction.distributed import choose_shard
+
+    part = choose_shard(shard)
+    vocabulary = load_labels(labels) if labels else None
+    items = read_inputs(input)
+    encoders = resolve_encoders(audio_encoder, visual_encoder)
+    options = ExtractOptions(workers=workers, batch_size=batch_size, frame_batch=frame_batch, shard_size=shard_size,
+                             seq_len=seq_len, fps=fps, short_side=short_side, interpolation=interpolation,
+                             device=device, bf16=bf16, progress=not quiet)
+    report = run_extract(items, out, encoders, options, labels=vocabulary, shard=part)
+    click.echo(report.summary())
+    if part is not None:
+        click.echo(f"part {part[0]}/{part[1]} done; " + ("all parts joined into " + out if report.merged
+                                                         else "the store is joined when every part is done"))
+    if report.failures:
+        sys.exit(SOME_FAILED)
+
+
+@click.command()
+@click.argument("datafile", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
+@click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
+@click.option("--seq-len", type=int, default=30, show_default=True, help="Time steps stored per clip.")
+@click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard.")
+@click.option("--threads", type=int, default=8, show_default=True, help="File-reading threads.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def pack(datafile: str, out: str, labels: str | None, seq_len: int, shard_size: int, threads: int, quiet: bool) -> None:
+    """Convert a reference feature datafile (per-clip afeat/vfeat .npy files) into a feature store.
+
+    Exit status 2 when some clips could not be read (see OUT/failures.csv).
+    """
+    from ..data.labels import load_labels
+    from ..extraction import pack_datafile
+
+    vocabulary = load_labels(labels) if labels else None
+    report = pack_datafile(datafile, out, labels=vocabulary, seq_len=seq_len, shard_size=shard_size,
+                           threads=threads, progress=not quiet)
+    click.echo(report.summary())
+    if report.failures:
+        sys.exit(SOME_FAILED)

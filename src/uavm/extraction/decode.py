@@ -1,0 +1,136 @@
+"""The CPU half of extraction, run in worker processes: one media file → fbank and frames.
+
+The file is opened and demuxed once; audio packets go to the 16 kHz mono
+resampler, video packets to the frame sampler. A track that is missing or fails
+to decode is reported, not raised, so the caller can keep the other track.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+import torch
+
+from ..errors import MediaError, UAVMError
+from ..features.audio_io import MonoResampler, audio_stream
+from ..features.fbank import normalized_fbank
+from ..features.video_io import FrameSampler, open_media, video_streams
+from .encoders import AudioInput
+from .inputs import ClipInput
+
+MISSING = "missing"  # a track's problem when the file simply has no such track
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """What the workers produce: which modalities, the frame sampling and the fbank."""
+
+    audio: bool = True
+    visual: bool = True
+    fps: float = 3
+    short_side: int = 224
+    interpolation: str = "bicubic"
+    sample_rate: int = 16000
+    audio_input: AudioInput = field(default_factory=AudioInput)
+
+
+@dataclass
+class DecodedClip:
+    """A worker's result. ``problems`` maps a modality to why it has no data (``MISSING``: no such track)."""
+
+    item: ClipInput
+    fbank: np.ndarray | None = None  # float32 [frames, 128], normalised
+    frames: np.ndarray | None = None  # uint8 [T, H, W, 3]
+    problems: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def init_worker() -> None:
+    """Worker-process set-up: one torch thread each (the processes are the parallelism)."""
+    torch.set_num_threads(1)
+
+
+def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
+    """Decode both tracks of ``item`` in one pass; never raises for a bad file."""
+    result = DecodedClip(item)
+    start = time.perf_counter()
+    try:
+        container = open_media(item.path)
+    except MediaError as exc:
+        result.problems = {"audio": exc.problem, "visual": exc.problem}
+        return result
+    with container:
+        waveform = _demux(container, item, config, result)
+    result.seconds["decode"] = time.perf_counter() - start
+    if waveform is not None:
+        start = time.perf_counter()
+        try:
+            spec = config.audio_input
+            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, config.sample_rate)
+            result.fbank = fbank.numpy().astype(np.float32, copy=False)
+        except UAVMError as exc:
+            result.problems["audio"] = str(exc)
+        result.seconds["fbank"] = time.perf_counter() - start
+    return result
+
+
+def _demux(container: av.container.InputContainer, item: ClipInput, config: DecodeConfig,
+           result: DecodedClip) -> torch.Tensor | None:
+    """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``)."""
+    sampler = resampler = None
+    if config.visual:
+        if video_streams(container):
+            sampler = FrameSampler(container, item.path, fps=config.fps, short_side=config.short_side,
+                                   interpolation=config.interpolation, threads=1)
+        else:
+            result.problems["visual"] = MISSING
+    if config.audio:
+        if container.streams.audio:
+            astream = audio_stream(container, item.path)
+            resampler = MonoResampler(config.sample_rate)
+        else:
+            result.problems["audio"] = MISSING
+    targets = {}
+    if sampler is not None:
+        targets[sampler.stream.index] = ("visual", sampler.push)
+    if resampler is not None:
+        targets[astream.index] = ("audio", resampler.push)
+    if not targets:
+        return None
+    try:
+        for packet in container.demux([container.streams[i] for i in targets]):
+            modality, push = targets[packet.stream.index]
+            if modality in result.problems:
+                continue
+            try:
+                for frame in packet.decode():
+                    push(frame)
+            except av.FFmpegError as exc:
+                result.problems[modality] = f"{modality} decoding failed ({_reason(exc)})"
+    except av.FFmpegError as exc:  # the demuxer itself gave up: whatever is unfinished fails
+        for modality, _ in targets.values():
+            result.problems.setdefault(modality, f"reading the file failed ({_reason(exc)})")
+    waveform = None
+    if sampler is not None and "visual" not in result.problems:
+        try:
+            result.frames = sampler.finish().numpy()
+        except (MediaError, av.FFmpegError) as exc:
+            result.problems["visual"] = getattr(exc, "problem", None) or _reason(exc)
+    if resampler is not None and "audio" not in result.problems:
+        try:
+            waveform = resampler.waveform()
+        except av.FFmpegError as exc:
+            result.problems["audio"] = f"audio decoding failed ({_reason(exc)})"
+        else:
+            if waveform.numel() == 0:
+                result.problems["audio"] = "the audio track holds no decodable samples"
+                waveform = None
+    return waveform
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0]

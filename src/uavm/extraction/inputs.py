@@ -1,0 +1,118 @@
+"""What to extract: a folder of media, a CSV / JSON manifest, or a reference raw-media datafile.
+
+Every form becomes a list of :class:`ClipInput` (id, media path, label mids) in a
+fixed order, so every worker of a distributed run sees the same list.
+
+* folder: every file with a media suffix, recursively, sorted; the id is the
+  path inside the folder without its suffix; no labels;
+* CSV: a header with ``path`` and optionally ``id`` and ``labels`` (mids
+  separated by commas, quoted); relative paths are taken from the CSV's folder;
+* JSON list: objects with ``path`` and optionally ``id`` and ``labels``;
+* reference datafile ``{"data": [...]}``: the media is ``video`` (else ``wav``),
+  the id ``video_id`` (else the file name stem), the labels ``labels``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data.datafile import read_datafile, resolve_entry_path
+from ..errors import ConfigError
+
+MEDIA_SUFFIXES = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".mpg", ".mpeg", ".ts", ".3gp", ".ogv",
+    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus",
+})
+
+
+@dataclass(frozen=True)
+class ClipInput:
+    """One clip to extract."""
+
+    clip_id: str
+    path: Path
+    labels: tuple[str, ...] = ()
+
+
+def read_inputs(source: str | Path) -> list[ClipInput]:
+    """The clips named by ``source`` (folder, ``.csv``, ``.json``), in a deterministic order."""
+    source = Path(source)
+    if source.is_dir():
+        items = _from_folder(source)
+    elif not source.is_file():
+        raise ConfigError(f"{source}: no such folder or manifest file")
+    elif source.suffix.lower() == ".csv":
+        items = _from_csv(source)
+    elif source.suffix.lower() == ".json":
+        items = _from_json(source)
+    else:
+        raise ConfigError(f"{source}: give a folder of media, a .csv or a .json manifest")
+    _check_unique(source, items)
+    return items
+
+
+def _from_folder(folder: Path) -> list[ClipInput]:
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    return [ClipInput(p.relative_to(folder).with_suffix("").as_posix(), p) for p in files]
+
+
+def _from_csv(path: Path) -> list[ClipInput]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: unreadable CSV manifest ({exc})") from None
+    if rows and "path" not in rows[0]:
+        raise ConfigError(f"{path}: a CSV manifest needs a 'path' column (optional: id, labels)")
+    return [_item(row, path, f"{path} row {i + 2}") for i, row in enumerate(rows)]
+
+
+def _from_json(path: Path) -> list[ClipInput]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable JSON manifest ({exc})") from None
+    if isinstance(doc, dict) and "data" in doc:
+        return _from_datafile(path)
+    if not isinstance(doc, list):
+        raise ConfigError(f"{path}: a JSON manifest is a list of {{path, id, labels}} or a datafile {{\"data\": [...]}}")
+    return [_item(obj, path, f"{path} entry {i}") for i, obj in enumerate(doc)]
+
+
+def _from_datafile(path: Path) -> list[ClipInput]:
+    items = []
+    for i, entry in enumerate(read_datafile(path)):
+        media = entry.video or entry.wav
+        if not media:
+            hint = " (a feature datafile: use `uavm pack`)" if entry.afeat or entry.vfeat else ""
+            raise ConfigError(f"{path} entry {i}: names no media file ('video' or 'wav'){hint}")
+        items.append(ClipInput(entry.clip_id, resolve_entry_path(media, path), tuple(entry.labels)))
+    return items
+
+
+def _item(obj: Any, manifest: Path, where: str) -> ClipInput:
+    if not isinstance(obj, dict) or not obj.get("path"):
+        raise ConfigError(f"{where}: needs a 'path'")
+    path = resolve_entry_path(str(obj["path"]), manifest)
+    labels = obj.get("labels") or []
+    if isinstance(labels, str):
+        labels = [m.strip() for m in labels.split(",") if m.strip()]
+    clip_id = str(obj.get("id") or "") or path.stem
+    return ClipInput(clip_id, path, tuple(str(m) for m in labels))
+
+
+def _check_unique(source: Path, items: list[ClipInput]) -> None:
+    repeated = [cid for cid, n in Counter(i.clip_id for i in items).items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(c) for c in repeated[:3])
+        raise ConfigError(f"{source}: clip ids must be unique; repeated: {shown}"
+                          + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else ""))

@@ -1,0 +1,281 @@
+"""``uavm extract``: media files → audio and visual feature sequences in a feature store.
+
+Worker processes decode (one open per clip for both tracks) and compute the
+fbank; the main process runs both encoders on batches of clips and appends the
+results to the store, which commits a shard atomically every ``shard_size``
+clips. Results come back in input order, so an interrupted run that is started
+again continues where the last commit left off and ends with the same store as
+an uninterrupted run. Clips that fail are listed in ``failures.csv`` with the
+reason; a clip that lacks one track keeps the other and is marked.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.labels import LabelSet
+from ..errors import ConfigError
+from ..store import FeatureStoreWriter
+from ..store.records import MANIFEST, Manifest
+from .decode import MISSING, DecodeConfig, DecodedClip, decode_clip, init_worker
+from .distributed import COMPLETE, merge_if_complete, part_path, shard_block
+from .encoders import Encoders
+from .failures import FAILURES, FailureLog
+from .inputs import ClipInput
+
+STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
+# store metadata that must not change between a run and its resumption
+PINNED = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
+
+
+@dataclass
+class ExtractOptions:
+    """How to run an extraction (the defaults are the paper's features)."""
+
+    workers: int = 4  # decoding processes; 0 decodes in the main process
+    batch_size: int = 16  # clips per encoder batch
+    frame_batch: int = 128  # frames per visual-encoder forward pass
+    shard_size: int = 1024  # clips per committed shard
+    seq_len: int = 30
+    fps: float = 3
+    short_side: int = 224
+    interpolation: str = "bicubic"
+    device: str | None = None  # default: this process's GPU if any, else CPU
+    bf16: bool | None = None  # bfloat16 autocast + channels-last; default: on a GPU only
+    progress: bool = True
+
+
+@dataclass
+class ExtractReport:
+    """What a run did. ``seconds`` sums each stage over the clips (decode/fbank: worker time)."""
+
+    store: Path
+    extracted: int = 0
+    already_done: int = 0
+    failures: int = 0
+    without_audio: int = 0
+    without_visual: int = 0
+    wall_seconds: float = 0.0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    merged: bool = False
+
+    @property
+    def clips_per_second(self) -> float:
+        """End-to-end rate of this run (clips extracted or failed per wall-clock second)."""
+        return (self.extracted + self.failures) / self.wall_seconds if self.wall_seconds else 0.0
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        done = self.extracted + self.failures
+        per_clip = ", ".join(f"{k} {1000 * v / done:.0f} ms" for k, v in self.seconds.items() if done and v)
+        lines = [
+            f"{self.extracted} clips extracted into {self.store} ({self.already_done} were already there), "
+            f"{self.failures} failed",
+            f"{self.clips_per_second:.2f} clips/s end to end" + (f"; per clip: {per_clip}" if per_clip else ""),
+        ]
+        if self.without_audio or self.without_visual:
+            lines.append(f"{self.without_audio} clips have no audio track, {self.without_visual} no video track "
+                         "(kept with the other modality)")
+        if self.failures:
+            lines.append(f"failures and reasons: {self.store / FAILURES}")
+        return "\n".join(lines)
+
+
+def extract(
+    inputs: Sequence[ClipInput],
+    store: str | Path,
+    encoders: Encoders,
+    options: ExtractOptions | None = None,
+    labels: LabelSet | None = None,
+    shard: tuple[int, int] | None = None,
+) -> ExtractReport:
+    """Extract features of ``inputs`` into ``store`` (resuming it if it exists).
+
+    ``labels`` checks every clip's mids against a vocabulary and names it in the
+    store. ``shard=(i, n)`` processes block ``i`` of ``n`` into a part of the
+    store and joins the parts once all are complete (see :mod:`.distributed`).
+    """
+    options = options or ExtractOptions()
+    store = Path(store)
+    target = store if shard is None else part_path(store, *shard)
+    items = list(inputs) if shard is None else shard_block(inputs, *shard)
+    metadata = {**encoders.describe(), "fps": options.fps, "short_side": options.short_side,
+                "interpolation": options.interpolation}
+    _check_resumable(target, metadata)
+    device = options.device or _default_device()
+    encoders.to(device)
+    config = DecodeConfig(audio=encoders.audio is not None, visual=encoders.visual is not None, fps=options.fps,
+                          short_side=options.short_side, interpolation=options.interpolation,
+                          audio_input=encoders.audio_input)
+    report = ExtractReport(store=target)
+    failures = FailureLog(target / FAILURES)
+    start = time.perf_counter()
+    with FeatureStoreWriter(target, seq_len=options.seq_len, dim=encoders.dim, shard_size=options.shard_size,
+                            label_set=labels.source if labels else None,
+                            metadata={**metadata, COMPLETE: False}) as writer:
+        try:
+            todo = [item for item in items if item.clip_id not in writer.done_ids]
+            report.already_done = len(items) - len(todo)
+            todo = _check_labels(todo, labels, failures)
+            _run(writer, failures, todo, config, encoders, options, report)
+            writer.manifest.metadata[COMPLETE] = True
+        finally:
+            writer.commit()
+            failures.save()  # after the last commit: the file matches the committed store
+    report.failures = len(failures)
+    report.wall_seconds = time.perf_counter() - start
+    if shard is not None:
+        report.merged = merge_if_complete(store, shard[1])
+    return report
+
+
+def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput], config: DecodeConfig,
+         encoders: Encoders, options: ExtractOptions, report: ExtractReport) -> None:
+    bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
+    with bar:
+        for batch in _batches(_decoded(todo, config, options.workers), options.batch_size):
+            features = _encode(batch, encoders, options, report)
+            shards_before = len(writer.manifest.shards)
+            t = time.perf_counter()
+            for clip, (audio, visual) in zip(batch, features):
+                _store_clip(writer, failures, clip, audio, visual, report)
+            report.seconds["write"] += time.perf_counter() - t
+            if len(writer.manifest.shards) != shards_before:
+                failures.save()  # keep the failures file in step with what is committed
+            bar.update(len(batch))
+            bar.set_postfix(failed=len(failures), refresh=False)
+
+
+def _default_device() -> str:
+    from .distributed import local_device
+
+    return local_device()
+
+
+def _check_resumable(store: Path, metadata: dict) -> None:
+    if not (store / MANIFEST).exists():
+        return
+    old = Manifest.load(store).metadata
+    changed = [k for k in PINNED if k in old and old[k] != metadata.get(k)]
+    if changed:
+        key = changed[0]
+        raise ConfigError(f"{store}: was extracted with {key} = {old[key]!r}, not {metadata.get(key)!r}; "
+                          "use another --out to extract with different settings")
+
+
+def _check_labels(items: list[ClipInput], labels: LabelSet | None, failures: FailureLog) -> list[ClipInput]:
+    if labels is None:
+        return items
+    known = set(labels.mids)
+    kept = []
+    for item in items:
+        unknown = [m for m in item.labels if m not in known]
+        if unknown:
+            failures.add(item.clip_id, item.path, f"label {unknown[0]!r} is not in the label set {labels.source}")
+        else:
+            kept.append(item)
+    return kept
+
+
+def _decoded(items: list[ClipInput], config: DecodeConfig, workers: int) -> Iterator[DecodedClip]:
+    """Decoded clips in input order, at most a few per worker waiting (bounded memory)."""
+    if workers <= 0:
+        for item in items:
+            yield decode_clip(item, config)
+        return
+    context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    with context.Pool(workers, initializer=init_worker) as pool:
+        pending: collections.deque = collections.deque()
+        queue = iter(items)
+        for item in queue:
+            pending.append(pool.apply_async(decode_clip, (item, config)))
+            if len(pending) >= 3 * workers:
+                break
+        while pending:
+            result = pending.popleft().get()
+            next_item = next(queue, None)
+            if next_item is not None:
+                pending.append(pool.apply_async(decode_clip, (next_item, config)))
+            yield result
+
+
+def _batches(clips: Iterator[DecodedClip], size: int) -> Iterator[list[DecodedClip]]:
+    batch: list[DecodedClip] = []
+    for clip in clips:
+        batch.append(clip)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@torch.inference_mode()
+def _encode(batch: list[DecodedClip], encoders: Encoders, options: ExtractOptions,
+            report: ExtractReport) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Run the encoders on a batch; per clip ``(audio [T', D] | None, visual [T, D] | None)``."""
+    for clip in batch:
+        for stage, seconds in clip.seconds.items():
+            report.seconds[stage] += seconds
+    audio: list[np.ndarray | None] = [None] * len(batch)
+    visual: list[np.ndarray | None] = [None] * len(batch)
+    with_audio = [i for i, c in enumerate(batch) if c.fbank is not None]
+    if with_audio and encoders.audio is not None:
+        t = time.perf_counter()
+        fbank = torch.from_numpy(np.stack([batch[i].fbank for i in with_audio]))
+        device = next(encoders.audio.parameters()).device
+        fast = device.type == "cuda" if options.bf16 is None else options.bf16
+        if fast:
+            encoders.audio.to(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
+            out = encoders.audio.encode(fbank.to(device)).float().cpu().numpy()
+        for k, i in enumerate(with_audio):
+            audio[i] = out[k]
+        report.seconds["audio_net"] += time.perf_counter() - t
+    with_video = [i for i, c in enumerate(batch) if c.frames is not None]
+    if with_video and encoders.visual is not None:
+        t = time.perf_counter()
+        by_size: dict[tuple[int, ...], list[int]] = collections.defaultdict(list)
+        for i in with_video:
+            by_size[batch[i].frames.shape[1:]].append(i)
+        for group in by_size.values():  # frames of one size go through the network together
+            frames = torch.from_numpy(np.concatenate([batch[i].frames for i in group]))
+            out = encoders.visual.encode(frames, batch_size=options.frame_batch, bf16=options.bf16).numpy()
+            bounds = np.cumsum([0] + [len(batch[i].frames) for i in group])
+            for k, i in enumerate(group):
+                visual[i] = out[bounds[k]:bounds[k + 1]]
+        report.seconds["visual_net"] += time.perf_counter() - t
+    return list(zip(audio, visual))
+
+
+def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: DecodedClip,
+                audio: np.ndarray | None, visual: np.ndarray | None, report: ExtractReport) -> None:
+    item, problems = clip.item, clip.problems
+    if audio is None and visual is None:
+        failures.add(item.clip_id, item.path, _describe(problems))
+        return
+    writer.add(item.clip_id, str(item.path), list(item.labels), audio, visual)
+    report.extracted += 1
+    report.without_audio += problems.get("audio") == MISSING
+    report.without_visual += problems.get("visual") == MISSING
+    broken = {m: p for m, p in problems.items() if p != MISSING}
+    if broken:  # one track is stored, the other failed: listed, since it was expected to work
+        kept = "visual" if visual is not None else "audio"
+        failures.add(item.clip_id, item.path, f"{_describe(broken)} ({kept} features kept)")
+
+
+def _describe(problems: dict[str, str]) -> str:
+    texts = {m: (f"no {'video' if m == 'visual' else m} track" if p == MISSING else p) for m, p in problems.items()}
+    unique = list(dict.fromkeys(texts.values()))
+    if len(unique) == 1:
+        return unique[0]
+    return "; ".join(f"{m}: {t}" for m, t in texts.items())
