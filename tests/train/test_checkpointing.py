@@ -68,3 +68,14 @@ def test_wrong_model_is_a_clear_error(tmp_path):
     save_checkpoint(tmp_path / "ck.pt", model=model, epoch=0)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(tmp_path / "ck.pt", model=torch.nn.Linear(4, 3))
+
+
+def test_gradient_tensors_are_recreated_for_exact_adam_resumes(tmp_path):
+    # Adam steps every parameter holding a gradient tensor, zero or not: a resumed run must have the same ones
+    model, opt, _ = _setup(0)
+    model[0].weight.grad = torch.ones_like(model[0].weight)
+    save_checkpoint(tmp_path / "ck.pt", model=model, optimizer=opt, epoch=1)
+    fresh, opt2, _ = _setup(1)
+    load_checkpoint(tmp_path / "ck.pt", model=fresh, optimizer=opt2)
+    assert torch.equal(fresh[0].weight.grad, torch.zeros_like(fresh[0].weight))
+    assert fresh[0].bias.grad is None and fresh[2].weight.grad is None

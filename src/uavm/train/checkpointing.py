@@ -3,6 +3,10 @@
 A checkpoint is one ``torch.save`` file of tensors and plain Python values (no
 pickled objects), written atomically and read back with ``weights_only=True``.
 Model weights meant for users are saved separately with ``uavm.save_model``.
+
+It also records which parameters hold a gradient tensor: with
+``zero_grad(set_to_none=False)`` Adam steps every parameter that has one (zeroed
+or not), so a resumed run must recreate them (as zeros) to continue exactly.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ def save_checkpoint(
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": capture_rng_state(),
+        "grad_defined": [name for name, p in _unwrap(model).named_parameters() if p.grad is not None],
         "extra": extra or {},
     }
     with atomic_path(path) as tmp:
@@ -95,6 +100,9 @@ def load_checkpoint(
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(f"{path}: weights do not fit this model ({first})") from None
+        with_grad = set(state.get("grad_defined", []))
+        for name, p in _unwrap(model).named_parameters():
+            p.grad = torch.zeros_like(p) if name in with_grad else None
     if optimizer is not None and state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
