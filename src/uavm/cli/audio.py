@@ -1,0 +1,37 @@
+"""``uavm train-audio-encoder``: train the ConvNeXt audio encoder on media files."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..train import audio_encoder as training
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Recipe YAML (recipes/<dataset>/audio_encoder.yaml); settings below override it.")
+@click.option("--resume", is_flag=True, help="Continue the run in the output folder from its last checkpoint.")
+@click.option("--out-dir", "-o", default=None, help="Output folder (same as out_dir=...).")
+@click.argument("overrides", nargs=-1)
+def train_audio_encoder(recipe: str | None, resume: bool, out_dir: str | None, overrides: tuple[str, ...]) -> None:
+    """Train an audio encoder; OVERRIDES are key=value settings (train=data.json epochs=5 device=cuda ...).
+
+    Writes checkpoint.pt (every epoch, for --resume), best.safetensors (best epoch on
+    the validation split), final.safetensors, averaged.safetensors (with
+    weight_averaging), results.csv / results.json / results.png and skipped_clips.json.
+    """
+    settings = list(overrides) + ([f"out_dir={out_dir}"] if out_dir else [])
+    config = training.config_from_recipe(recipe, settings)
+    result = training.train_audio_encoder(config, resume=resume)
+    summary = {
+        "out_dir": str(result.out_dir),
+        "best_epoch": result.best_epoch,
+        "best": str(result.best_path) if result.best_path else None,
+        "final": str(result.final_path),
+        "averaged": str(result.averaged_path) if result.averaged_path else None,
+        "last_epoch": result.history[-1] if result.history else None,
+        "skipped_clips": len(result.skipped),
+    }
+    click.echo(json.dumps(summary, indent=2))
