@@ -95,11 +95,18 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
 def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_downloads: bool, prepare_only: bool,
            resume: bool, overrides: tuple[str, ...]) -> None:
     """Run a named end-to-end recipe; vggsound-released: download the released features, pack them, train."""
+    import os
+
     from ..train.config import apply_overrides, build_config, load_recipe
-    from ..train.released import PAPER_RECIPE, prepare_vggsound_released
+    from ..train.distributed import teardown
+    from ..train.released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
     from ..train.trainer import train as run_training
 
-    prepared = prepare_vggsound_released(root, mirror=mirror, keep_downloads=keep_downloads)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):
+        raise ConfigError(f"{root}: not prepared; run `uavm recipe {name} --root {root} --prepare-only` "
+                          "once (one process) before training under torchrun")
+    prepared = prepare_vggsound_released(root, mirror=mirror, keep_downloads=keep_downloads,
+                                         progress=int(os.environ.get("RANK", "0")) == 0)
     for split in prepared.stores:
         click.echo(f"{split}: {prepared.stores[split]} ({prepared.missing[split]} clips without features skipped)")
     if prepare_only:
@@ -108,7 +115,10 @@ def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_do
     values.update(train=str(prepared.stores["train"]), test=str(prepared.stores["test"]),
                   out_dir=str(Path(root) / "runs" / "uavm"))
     config = build_config(apply_overrides(values, list(overrides)))
-    _report(run_training(config, resume=resume))
+    try:
+        _report(run_training(config, resume=resume))
+    finally:
+        teardown()
 
 
 def _labels_for(num_classes: int) -> str:

@@ -93,6 +93,11 @@ def prepare_vggsound_released(
     return PreparedData(stores=stores, datafiles=datafiles, missing=missing)
 
 
+def is_prepared(root: str | Path) -> bool:
+    """Whether both splits' stores under ``root`` are complete."""
+    return all((Path(root) / "store" / split / ".complete").exists() for split in SPLITS)
+
+
 def unpack_npy_zip(archive: Path, dest: Path, *, progress: bool = True) -> int:
     """Extract every ``.npy`` member of ``archive`` to ``dest/<file name>`` (folders dropped); returns the count.
 
