@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -44,7 +45,8 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     """
     from ..data.labels import load_labels
     from ..extraction import ExtractOptions, extract as run_extract, read_inputs, resolve_encoders
-    from ..extraction.distributed import choose_shard
+    from ..extraction.distributed import choose_shard, torchrun_shard
+    from ..extraction.failures import FAILURES, read_failures
 
     part = choose_shard(shard)
     vocabulary = load_labels(labels) if labels else None
@@ -56,9 +58,14 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     report = run_extract(items, out, encoders, options, labels=vocabulary, shard=part)
     click.echo(report.summary())
     if part is not None:
-        click.echo(f"part {part[0]}/{part[1]} done; " + ("all parts joined into " + out if report.merged
+        click.echo(f"part {part[0]}/{part[1]} done; " + (f"all parts joined into {out}" if report.merged
                                                          else "the store is joined when every part is done"))
-    if report.failures:
+    if torchrun_shard() is not None:
+        # a non-zero exit makes torchrun stop the other ranks: only the rank that joined the parts reports
+        failed = report.merged and bool(read_failures(Path(out) / FAILURES))
+    else:
+        failed = bool(report.failures)
+    if failed:
         sys.exit(SOME_FAILED)
 
 
