@@ -107,6 +107,7 @@ def test_cross_attention_summary_has_joint_maps(data):
     np.testing.assert_allclose(summary.joint[1].sum(axis=-1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_figures_and_npz_are_written(model, data, tmp_path):
     summary = summarize_attention(model, ArrayBatches(*data, batch_size=13), progress=False)
     paths = plot_mean_maps(summary, tmp_path / "maps")

@@ -47,14 +47,14 @@ def plot_layer_curves(
     """Line plot of a metric against layer index, one line per entry of ``curves``.
 
     ``shaded`` = (first, last) layer of a region to shade (the shared layers);
-    ``reference`` draws a dashed horizontal line (e.g. chance level).
+    ``reference`` draws a dashed horizontal line at chance level.
     """
     fig = new_figure(5.0, 3.2)
     ax = fig.add_subplot()
     if shaded is not None:
         ax.axvspan(shaded[0] - 0.5, shaded[1] + 0.5, color="0.9", label="shared layers")
     if reference is not None:
-        ax.axhline(reference, color="0.4", linestyle="--", linewidth=1)
+        ax.axhline(reference, color="0.4", linestyle="--", linewidth=1, label="chance")
     for name, (layers, values) in curves.items():
         color = (colors or {}).get(name)
         ax.plot(list(layers), list(values), "o-", label=name, color=color)

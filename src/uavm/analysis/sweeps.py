@@ -25,6 +25,8 @@ REFERENCE_COLUMNS = ("acc_a", "mAP_a", "mAUC_a", "acc_v", "mAP_v", "mAUC_v", "ac
 MODALITIES = ("a", "v", "av")
 MODALITY_NAMES = {"a": "Audio", "v": "Visual", "av": "Audio-visual"}
 SELECTS = ("final", "best")
+RESULTS_CSV = "results.csv"
+RUN_CONFIG = "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,13 @@ class SweepRun:
 
 
 def read_results_table(path: str | Path) -> list[dict[str, float]]:
-    """Per-epoch rows of a results CSV: ours (with a header) or the reference's (header-less)."""
+    """Per-epoch rows of a results CSV: ours (with a header) or the reference's (header-less).
+
+    ``path`` may be a run folder: its ``results.csv`` is read.
+    """
     path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_CSV
     try:
         lines = [line for line in path.read_text().splitlines() if line.strip()]
     except OSError as exc:
@@ -93,6 +100,39 @@ def read_manifest(path: str | Path) -> list[SweepRun]:
         except (KeyError, TypeError, ValueError):
             raise ConfigError(f"{path}:{line}: a sweep manifest row needs series, x (a number) and results") from None
     return runs
+
+
+def runs_from_dirs(run_dirs: Iterable[str | Path], x_key: str, series_key: str | None = "model.arch") -> list[SweepRun]:
+    """Runs read off training folders: x (and the series) from each run's ``config.yaml``.
+
+    Keys are dotted paths into the config, e.g. ``model.s_embed_dim``, ``model.depth_s``,
+    ``a_tr_prob``; ``series_key=None`` puts every run in one series.
+    """
+    import yaml
+
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        config_path = run_dir / RUN_CONFIG
+        try:
+            config = yaml.safe_load(config_path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{config_path}: cannot read the run's config ({exc})") from None
+        x = _dotted(config, x_key, config_path)
+        series = str(_dotted(config, series_key, config_path)) if series_key else "runs"
+        try:
+            runs.append(SweepRun(series, float(x), run_dir / RESULTS_CSV))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{config_path}: {x_key} = {x!r} is not a number") from None
+    return runs
+
+
+def _dotted(config: dict[str, Any], key: str, where: Path) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise ConfigError(f"{where}: no setting {key!r}")
+        value = value[part]
+    return value
 
 
 def sweep_summary(

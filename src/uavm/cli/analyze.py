@@ -103,17 +103,30 @@ _model_command("all", MODEL_ANALYSES, "Every model analysis of CHECKPOINT in one
 
 
 @analyze.command()
-@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--xlabel", default="swept value", show_default=True, help="What the runs' x values are (axis label).")
+@click.option("--x", "x_key", default=None, help="With run folders: the swept config setting, e.g. model.s_embed_dim, model.depth_s, a_tr_prob.")
+@click.option("--series-key", default="model.arch", show_default=True, help="With run folders: the config setting naming each run's series.")
+@click.option("--xlabel", default=None, help="Axis label (default: the --x setting).")
 @click.option("--select", type=click.Choice(["final", "best"]), default="final", show_default=True, help="Epoch taken from each run.")
 @click.option("--metric", type=click.Choice(["acc", "mAP", "mAUC"]), default="acc", show_default=True)
-def sweep(manifest: str, out: str, xlabel: str, select: str, metric: str) -> None:
-    """Figure 2 from the runs in MANIFEST (CSV: series,x,results): mean ± std over repeats."""
-    from ..analysis.sweeps import plot_sweep, read_manifest, sweep_summary
-    from ..analysis.tables import write_csv
+def sweep(sources: tuple[str, ...], out: str, x_key: str | None, series_key: str, xlabel: str | None, select: str, metric: str) -> None:
+    """Figure 2: accuracy against a swept setting, mean ± std over repeats.
 
-    rows, skipped = sweep_summary(read_manifest(manifest), select=select, metric=metric)
+    SOURCES is either one manifest CSV (columns series,x,results: a results table or
+    run folder per row) or training run folders (with --x naming the swept setting).
+    """
+    from ..analysis.sweeps import plot_sweep, read_manifest, runs_from_dirs, sweep_summary
+    from ..analysis.tables import write_csv
+    from ..errors import ConfigError
+
+    if len(sources) == 1 and Path(sources[0]).is_file():
+        runs = read_manifest(sources[0])
+    elif x_key is None:
+        raise ConfigError("run folders need --x, the config setting that was swept (e.g. model.depth_s)")
+    else:
+        runs = runs_from_dirs(sources, x_key, series_key or None)
+    rows, skipped = sweep_summary(runs, select=select, metric=metric)
     out_dir = Path(out)
     for problem in skipped:
         click.echo(f"skipped: {problem['problem']}", err=True)
@@ -123,7 +136,7 @@ def sweep(manifest: str, out: str, xlabel: str, select: str, metric: str) -> Non
         click.echo("error: no run could be read", err=True)
         sys.exit(1)
     write_csv(out_dir / "sweep.csv", rows)
-    plot_sweep(rows, out_dir / "figure2", xlabel=xlabel, metric=metric)
+    plot_sweep(rows, out_dir / "figure2", xlabel=xlabel or x_key or "swept value", metric=metric)
     click.echo(f"{len(rows)} points from {sum(r['n_runs'] for r in rows)} runs; results in {out_dir}")
     if skipped:
         sys.exit(1)
