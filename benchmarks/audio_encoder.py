@@ -21,6 +21,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from fbank import best_rate  # benchmarks/fbank.py, beside this script
+
 from uavm.features.audio_encoder import AudioEncoder
 
 
@@ -28,20 +30,6 @@ def autocast(device: str, dtype: str) -> contextlib.AbstractContextManager:
     if dtype == "bf16":
         return torch.autocast(device_type=device, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def best_rate(step, clips: int, repeats: int, device: str) -> float:
-    """Clips per second of the fastest of ``repeats`` calls of ``step`` (after one warm-up call)."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    step()
-    sync()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return clips / best
 
 
 def measure(size: str, device: str, dtype: str, batch: int, repeats: int, train_batch: int) -> tuple[float, float]:
@@ -54,8 +42,9 @@ def measure(size: str, device: str, dtype: str, batch: int, repeats: int, train_
         with torch.inference_mode(), autocast(device, dtype):
             model.encode(x)
 
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     model.eval()
-    extraction = best_rate(extract, batch, repeats, device)
+    extraction = best_rate(extract, batch, repeats, sync)
 
     model.train()
     xt = torch.randn(train_batch, 1000, 128, device=device)
@@ -70,7 +59,7 @@ def measure(size: str, device: str, dtype: str, batch: int, repeats: int, train_
         loss.backward()
         optimizer.step()
 
-    training = best_rate(train_step, train_batch, repeats, device)
+    training = best_rate(train_step, train_batch, repeats, sync)
     return extraction, training
 
 

@@ -79,6 +79,26 @@ def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
     )
 
 
+def labels_to_info(labels: LabelSet) -> dict[str, object]:
+    """A JSON-able description of ``labels`` that :func:`labels_from_info` turns back into the set.
+
+    The packaged vocabularies are named; any other is embedded (mids and names), so a model file
+    that records it can be used on a machine without the CSV it was trained with.
+    """
+    if labels.source in PACKAGED:
+        return {"labels": labels.source}
+    return {"labels": labels.source, "label_mids": list(labels.mids), "label_names": list(labels.names)}
+
+
+def labels_from_info(info: dict[str, object]) -> LabelSet | None:
+    """The label set recorded by :func:`labels_to_info` (``None`` when ``info`` records none)."""
+    if info.get("label_mids") is not None:
+        return LabelSet(tuple(info["label_mids"]), tuple(info["label_names"]), str(info.get("labels") or ""))
+    if info.get("labels"):
+        return load_labels(str(info["labels"]))
+    return None
+
+
 def load_labels(name_or_path: str | Path) -> LabelSet:
     """The packaged vocabulary ``"vggsound"`` / ``"audioset"``, or a label CSV at a path."""
     text = str(name_or_path)

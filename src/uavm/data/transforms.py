@@ -87,13 +87,19 @@ def mix(x: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor) -> torch.Tens
     return lam * x + (1 - lam) * partner
 
 
-def time_roll(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    """Per-row circular shift along time, like ``torch.roll(x[b], shifts[b], 0)`` for every row."""
-    if not bool(torch.any(shifts != 0)):
-        return x
-    batch, length = x.shape[0], x.shape[1]
-    source = (torch.arange(length).view(1, length) - shifts.view(batch, 1)) % length
-    return torch.gather(x, 1, source.unsqueeze(-1).expand_as(x))
+def time_roll(x: np.ndarray | torch.Tensor, shifts: np.ndarray) -> np.ndarray | torch.Tensor:
+    """Per-row circular shift along time, like ``torch.roll(x[b], shifts[b], 0)`` for every row.
+
+    Works on NumPy arrays and tensors ``[B, T, ...]``; always returns a new array. It copies whole
+    time steps, so it is cheap enough to run on the float16 features before anything else.
+    """
+    shifts = np.asarray(shifts, dtype=np.int64)
+    length = x.shape[1]
+    source = (np.arange(length)[None, :] - shifts[:, None]) % length
+    rows = np.arange(len(shifts))[:, None]
+    if isinstance(x, torch.Tensor):
+        return x[torch.from_numpy(rows), torch.from_numpy(source)]
+    return x[rows, source]
 
 
 def make_targets(
@@ -119,15 +125,26 @@ def make_targets(
 def augment_features(
     x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, seq_len: int, normalise: bool
 ) -> torch.Tensor:
-    """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only."""
-    out = torch.from_numpy(np.ascontiguousarray(pad_or_cut(x, seq_len), dtype=np.float32))
-    if normalise:
-        out = feat_norm(out)
+    """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only.
+
+    The time roll runs first, on the stored (float16) values: it moves whole time steps and the
+    same shift applies to a clip and its partner, so it commutes with normalising and mixing.
+    """
+    out = _as_float(time_roll(pad_or_cut(x, seq_len), aug.shift), normalise)
     rows = np.flatnonzero(aug.mixed)
     if len(rows):
-        other = torch.from_numpy(np.ascontiguousarray(pad_or_cut(partner_x, seq_len), dtype=np.float32))
-        if normalise:
-            other = feat_norm(other)
+        other = _as_float(time_roll(pad_or_cut(partner_x, seq_len), aug.shift[rows]), normalise)
         index = torch.from_numpy(rows)
-        out[index] = mix(out[index], other, torch.from_numpy(aug.lam[rows]))
-    return time_roll(out, torch.from_numpy(aug.shift))
+        own = out[index]
+        own.mul_(torch.from_numpy(aug.lam[rows].astype(np.float32)).view(-1, 1, 1))
+        own.add_(other.mul_(torch.from_numpy((1.0 - aug.lam[rows]).astype(np.float32)).view(-1, 1, 1)))
+        out[index] = own
+    return out
+
+
+def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
+    """A float32 tensor of a fresh array; L2-normalised per time step in place (as ``F.normalize``)."""
+    out = torch.from_numpy(x).to(torch.float32)
+    if normalise:
+        out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
+    return out

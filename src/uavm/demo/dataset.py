@@ -1,8 +1,11 @@
 """A small audio-visual event dataset written as real mp4 files (h264 + aac), from a seed.
 
-Each class is a (colour, tone) pair. The picture shows a square of the class colour moving
-over a noisy background; the sound is a tone of the class pitch in noise. Colours are shared
-by classes (0,1), (2,3), ...; tones by classes (7,0), (1,2), (3,4), ...: each modality alone
+Each class is a (colour, sound) pair. The picture is a noisy, unevenly lit field of the class
+colour with a grey square moving over it; the sound is one of four textures (a whistle, a
+buzz, a hiss, a click train) in background noise. Textures, not pitches, tell the sounds
+apart: an audio encoder averages over frequency, so with untrained (random) weights a pitch
+shift is nearly invisible while a texture is not. Colours are shared by classes (0,1), (2,3),
+...; sounds by classes (7,0), (1,2), (3,4), ...: each modality alone
 can tell a class only from one neighbour, never from both, and the two modalities confuse
 different pairs, so fusing them identifies every class. Chance is 1/8, a perfect single
 modality 1/2, a perfect fusion 1.
@@ -22,7 +25,7 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (40, 80, 230), "yellow": (230, 210, 40)}
-TONES = {"low": 330.0, "mid": 660.0, "high": 1320.0, "top": 2640.0}
+SOUNDS = ("whistle", "buzz", "hiss", "clicks")
 SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
 
 
@@ -30,7 +33,7 @@ SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
 class DemoClass:
     index: int
     colour: str
-    tone: str
+    sound: str
 
     @property
     def mid(self) -> str:
@@ -38,40 +41,58 @@ class DemoClass:
 
     @property
     def name(self) -> str:
-        return f"{self.colour} square, {self.tone} tone"
+        return f"{self.colour} field, {self.sound}"
 
 
 def demo_classes(n_classes: int = 8) -> list[DemoClass]:
-    """The classes: colour from ``c // 2``, tone from ``((c + 1) % n) // 2`` (different pairings)."""
-    if n_classes % 2 or not 4 <= n_classes <= 2 * min(len(COLOURS), len(TONES)):
-        raise ValueError(f"n_classes must be even and in 4..{2 * min(len(COLOURS), len(TONES))}")
-    colours, tones = list(COLOURS), list(TONES)
-    return [DemoClass(c, colours[c // 2], tones[((c + 1) % n_classes) // 2]) for c in range(n_classes)]
+    """The classes: colour from ``c // 2``, sound from ``((c + 1) % n) // 2`` (different pairings)."""
+    if n_classes % 2 or not 4 <= n_classes <= 2 * min(len(COLOURS), len(SOUNDS)):
+        raise ValueError(f"n_classes must be even and in 4..{2 * min(len(COLOURS), len(SOUNDS))}")
+    colours = list(COLOURS)
+    return [DemoClass(c, colours[c // 2], SOUNDS[((c + 1) % n_classes) // 2]) for c in range(n_classes)]
 
 
 def _frames(rng: np.random.Generator, colour: tuple[int, int, int], n: int, width: int, height: int) -> np.ndarray:
     side = int(rng.integers(height // 4, height // 2))
     x0, y0 = rng.integers(0, width - side), rng.integers(0, height - side)
     vx, vy = rng.uniform(-2, 2, size=2)
-    base = rng.integers(60, 160, size=3)
+    grey = rng.integers(60, 200)
+    # a brightness ramp in a random direction: the colour varies over the frame and between clips
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    angle = rng.uniform(0, 2 * np.pi)
+    light = 0.75 + 0.35 * (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
+    field = np.array(colour) * rng.uniform(0.8, 1.1) * light
     video = np.empty((n, height, width, 3), np.uint8)
     for t in range(n):
-        frame = np.clip(base + rng.normal(0, 25, (height, width, 3)), 0, 255)
+        frame = np.clip(field + rng.normal(0, 20, (height, width, 3)), 0, 255)
         x = int(np.clip(x0 + vx * t, 0, width - side))
         y = int(np.clip(y0 + vy * t, 0, height - side))
-        frame[y:y + side, x:x + side] = np.clip(np.array(colour) + rng.normal(0, 12, 3), 0, 255)
+        frame[y:y + side, x:x + side] = grey
         video[t] = frame
     return video
 
 
-def _audio(rng: np.random.Generator, pitch: float, seconds: float, rate: int) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    pitch = pitch * rng.uniform(0.97, 1.03)
-    onset, length = rng.uniform(0, seconds * 0.4), rng.uniform(seconds * 0.4, seconds * 0.6)
-    envelope = ((t >= onset) & (t < onset + length)).astype(np.float64)
-    tone = np.sin(2 * np.pi * pitch * t) + 0.3 * np.sin(4 * np.pi * pitch * t)
-    signal = rng.uniform(0.2, 0.45) * envelope * tone + rng.uniform(0.02, 0.08) * rng.standard_normal(t.size)
-    return np.clip(signal, -1, 1).astype(np.float32)
+def _audio(rng: np.random.Generator, sound: str, seconds: float, rate: int) -> np.ndarray:
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    if sound == "whistle":  # a pure tone with a slow vibrato
+        pitch = rng.uniform(800, 1600)
+        signal = np.sin(2 * np.pi * pitch * t + 3 * np.sin(2 * np.pi * rng.uniform(3, 6) * t))
+    elif sound == "buzz":  # a sawtooth: a dense stack of harmonics
+        f0 = rng.uniform(90, 180)
+        signal = 2 * ((f0 * t) % 1.0) - 1
+    elif sound == "hiss":  # broadband noise
+        signal = rng.uniform(-1, 1, n)
+    else:  # clicks: short decaying bursts at a regular rate
+        period = int(rate / rng.uniform(6, 12))
+        burst = np.exp(-np.arange(200) / 30) * rng.uniform(-1, 1, 200)
+        signal = np.zeros(n)
+        for start in range(int(rng.integers(0, period)), n - 200, period):
+            signal[start:start + 200] += burst
+    onset = rng.uniform(0, seconds * 0.15)
+    envelope = ((t >= onset) & (t < onset + rng.uniform(0.7, 0.85) * seconds)).astype(np.float64)
+    mixed = rng.uniform(0.2, 0.4) * envelope * signal + rng.uniform(0.005, 0.02) * rng.standard_normal(n)
+    return np.clip(mixed, -1, 1).astype(np.float32)
 
 
 def write_clip(path: Path, video: np.ndarray, audio: np.ndarray | None, fps: int, rate: int) -> None:
@@ -124,7 +145,7 @@ def make_demo_dataset(out: str | Path, n_classes: int = 8, clips_per_class: int 
         path = out / "clips" / f"{clip_id}.mp4"
         if not path.exists():
             video = _frames(rng, COLOURS[c.colour], int(seconds * fps), width, height)
-            write_clip(path, video, _audio(rng, TONES[c.tone], seconds, sample_rate), fps, sample_rate)
+            write_clip(path, video, _audio(rng, c.sound, seconds, sample_rate), fps, sample_rate)
         fraction = i / clips_per_class
         split = "train" if fraction < SPLITS["train"] else "val" if fraction < SPLITS["train"] + SPLITS["val"] else "test"
         rows[split].append((str(path.relative_to(out)), clip_id, c.mid))

@@ -143,7 +143,10 @@ def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput]
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
     with bar:
         for batch in _batches(_decoded(todo, config, options.workers), options.batch_size):
-            features = _encode(batch, encoders, options, report)
+            for clip in batch:
+                for stage, seconds in clip.seconds.items():
+                    report.seconds[stage] += seconds
+            features = encode_batch(batch, encoders, options, report.seconds)
             shards_before = len(writer.manifest.shards)
             t = time.perf_counter()
             for clip, (audio, visual) in zip(batch, features):
@@ -220,12 +223,14 @@ def _batches(clips: Iterator[DecodedClip], size: int) -> Iterator[list[DecodedCl
 
 
 @torch.inference_mode()
-def _encode(batch: list[DecodedClip], encoders: Encoders, options: ExtractOptions,
-            report: ExtractReport) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
-    """Run the encoders on a batch; per clip ``(audio [T', D] | None, visual [T, D] | None)``."""
-    for clip in batch:
-        for stage, seconds in clip.seconds.items():
-            report.seconds[stage] += seconds
+def encode_batch(batch: list[DecodedClip], encoders: Encoders, options: ExtractOptions | None = None,
+                 seconds: dict[str, float] | None = None) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Run the encoders on decoded clips; per clip ``(audio [T', D] | None, visual [T, D] | None)``.
+
+    ``seconds``, when given, accumulates the time of ``audio_net`` and ``visual_net``.
+    """
+    options = options or ExtractOptions(progress=False)
+    seconds = seconds if seconds is not None else dict.fromkeys(STAGES, 0.0)
     audio: list[np.ndarray | None] = [None] * len(batch)
     visual: list[np.ndarray | None] = [None] * len(batch)
     with_audio = [i for i, c in enumerate(batch) if c.fbank is not None]
@@ -240,7 +245,7 @@ def _encode(batch: list[DecodedClip], encoders: Encoders, options: ExtractOption
             out = encoders.audio.encode(fbank.to(device)).float().cpu().numpy()
         for k, i in enumerate(with_audio):
             audio[i] = out[k]
-        report.seconds["audio_net"] += time.perf_counter() - t
+        seconds["audio_net"] += time.perf_counter() - t
     with_video = [i for i, c in enumerate(batch) if c.frames is not None]
     if with_video and encoders.visual is not None:
         t = time.perf_counter()
@@ -253,7 +258,7 @@ def _encode(batch: list[DecodedClip], encoders: Encoders, options: ExtractOption
             bounds = np.cumsum([0] + [len(batch[i].frames) for i in group])
             for k, i in enumerate(group):
                 visual[i] = out[bounds[k]:bounds[k + 1]]
-        report.seconds["visual_net"] += time.perf_counter() - t
+        seconds["visual_net"] += time.perf_counter() - t
     return list(zip(audio, visual))
 
 

@@ -72,8 +72,11 @@ def load_model(path: str | Path, arch: str | None = None, num_heads: int | None 
     path = resolve(path)
     state, config = read_checkpoint(path)
     if config is None:
-        config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
-                              num_heads=num_heads or _heads_from_name(path.name) or 4)
+        try:
+            config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
+                                  num_heads=num_heads or _heads_from_name(path.name) or 4)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
     elif arch is not None and arch != config.arch:
         raise CheckpointError(f"{path}: holds a {config.arch} model, not {arch}")
     model = build_model(config)

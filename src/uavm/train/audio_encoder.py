@@ -123,6 +123,8 @@ class AudioEncoderConfig:
         if self.select_on == "val" and self.test and not (self.val or self.val_fraction):
             raise ConfigError("no validation split to choose the best epoch: set val=..., or val_fraction=0.05, "
                               "or select_on=test (the reference's practice, reported as such)")
+        if self.scheduler == "plateau" and not (self.val or self.val_fraction or self.test):
+            raise ConfigError("scheduler=plateau needs an evaluation split (val=..., val_fraction=... or test=...)")
         if self.weight_averaging and not 1 <= self.wa_start <= self.wa_end:
             raise ConfigError(f"weight averaging needs 1 <= wa_start <= wa_end (got {self.wa_start}, {self.wa_end})")
         if min(self.freq_mask, self.time_mask, self.warmup_samples) < 0:
@@ -354,6 +356,8 @@ class _Run:
     def _initial_model(self) -> AudioEncoder:
         c = self.config
         dataset = c.dataset if c.stats == FBANK_STATS[c.dataset] else None
+        if self.resume:  # the checkpoint replaces the weights: no download, no conversion
+            return AudioEncoder(c.size, len(self.labels), dataset)
         if c.init == "imagenet":
             return AudioEncoder.from_imagenet(c.size, len(self.labels), dataset)
         if c.init == "random":
@@ -394,6 +398,9 @@ class _Run:
     def run(self) -> AudioEncoderResult:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
+        checkpoint = self.out / CHECKPOINT
+        if self.resume and not checkpoint.exists():
+            raise UAVMError(f"{checkpoint}: nothing to resume (no checkpoint in {self.out})")
         model = self._initial_model().to(self.device)
         optimizer = build_optimizer(model.parameters(), c.lr)
         scheduler = build_scheduler(optimizer, c.scheduler, start=c.lr_start, step=c.lr_step, decay=c.lr_decay,
@@ -404,10 +411,7 @@ class _Run:
         state: dict[str, Any] = {"epoch": 0, "global_step": 0, "history": [], "best_epoch": None,
                                  "best_score": None, "wa_count": 0}
         wa_sum: dict[str, torch.Tensor] | None = None
-        checkpoint = self.out / CHECKPOINT
         if self.resume:
-            if not checkpoint.exists():
-                raise UAVMError(f"{checkpoint}: nothing to resume (no checkpoint in {self.out})")
             saved = load_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler)
             extra = saved["extra"]
             state = {**state, **extra["state"], "epoch": saved["epoch"]}

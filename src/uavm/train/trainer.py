@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..data.dataset import FeatureDataset, TrainBatches, open_dataset, plan_epoch, split_validation
-from ..data.labels import LabelSet, load_labels
+from ..data.labels import LabelSet, labels_to_info, load_labels
 from ..data.sampling import balanced_weights
 from ..data.transforms import AugmentConfig
 from ..errors import ConfigError, UAVMError
@@ -111,6 +111,24 @@ def model_config_for(config: TrainConfig, splits: Splits):
     return model_config
 
 
+# store metadata describing how features were made, copied into the saved models
+FEATURE_INFO = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
+
+
+def model_info_for(config: TrainConfig, labels: LabelSet) -> dict[str, Any]:
+    """What a user of a trained model needs beside its weights (see :func:`uavm.models.read_model_info`):
+    the label set, the loss (softmax or sigmoid scores), ``feat_norm`` and, when training read a feature
+    store, how its features were made (encoders, fbank settings, frame rate, frame size)."""
+    from ..store.records import MANIFEST, Manifest
+
+    info: dict[str, Any] = {**labels_to_info(labels), "loss": config.loss, "feat_norm": config.feat_norm}
+    store = Path(config.train)
+    if (store / MANIFEST).is_file():
+        metadata = Manifest.load(store).metadata
+        info.update({k: metadata[k] for k in FEATURE_INFO if metadata.get(k) is not None})
+    return info
+
+
 def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     """Train ``config``'s model; under ``torchrun`` every rank calls this. Returns the outputs (on every rank)."""
     config.validate()
@@ -136,6 +154,7 @@ class _Run:
         self._check_out_dir(resume)
         self.splits = load_splits(config)
         self.model_config = model_config_for(config, self.splits)
+        self.model_info = model_info_for(config, self.splits.labels)
         torch.manual_seed(config.seed)
         self.model = build_model(self.model_config).to(info.device)
         self.optimizer = build_optimizer(self.model.parameters(), config.lr)
@@ -312,9 +331,9 @@ class _Run:
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         from ..models.checkpoint import save_model
 
-        save_model(self.model, self.out / "last_model.safetensors")
+        save_model(self.model, self.out / "last_model.safetensors", self.model_info)
         if improved:
-            save_model(self.model, self.out / "best_model.safetensors")
+            save_model(self.model, self.out / "best_model.safetensors", self.model_info)
         self._write_results()
         extra = {"history": self.history, "best": self.best, "global_step": self.global_step,
                  "warmup": self.warmup.state_dict() if self.warmup is not None else None}

@@ -1,0 +1,51 @@
+"""``uavm predict``: ranked classes for media files, audio-only, visual-only and fused."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..predict import ClipPrediction, Predictor, media_files
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", "model_spec", default="uavm_vggsound", show_default=True,
+              help="Registered model name or checkpoint path.")
+@click.option("--audio-encoder", default=None, help="Audio encoder spec (default: the model's own).")
+@click.option("--visual-encoder", default=None, help="Visual encoder spec (default: the model's own).")
+@click.option("--labels", default=None, help="Label set: vggsound, audioset or a label CSV (default: the model's).")
+@click.option("--top-k", type=int, default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None, visual_encoder: str | None,
+            labels: str | None, top_k: int, as_json: bool, batch_size: int, device: str) -> None:
+    """Classify INPUTS (media files or folders of them) with a UAVM model."""
+    predictor = Predictor(model_spec, audio_encoder=audio_encoder, visual_encoder=visual_encoder, labels=labels,
+                          top_k=top_k, device=device, batch_size=batch_size)
+    files = media_files(inputs)
+    failed = 0
+    for result in predictor.predict_many(files, progress=len(files) > 1 and not as_json):
+        if result.error:
+            failed += 1
+            click.echo(f"error: {result.error}", err=True)
+        if as_json:
+            click.echo(json.dumps(result.to_json()))
+        elif not result.error:
+            click.echo(_format(result))
+    if failed:
+        sys.exit(1)
+
+
+def _format(result: ClipPrediction) -> str:
+    lines = [result.path]
+    for view in ("audio", "visual", "fused"):
+        ranked = getattr(result, view)
+        if ranked is not None:
+            lines.append(f"  {view}:")
+            lines += [f"    {p:6.1%}  {name}" for name, p in ranked]
+    lines += [f"  note: {note}" for note in result.notes]
+    return "\n".join(lines)
