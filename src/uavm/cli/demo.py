@@ -8,7 +8,7 @@ import click
 @click.command(context_settings={"show_default": True})
 @click.option("--out", "out_dir", default="demo_out", type=click.Path(file_okay=False),
               help="Output folder (clips, features, runs, analyses, report).")
-@click.option("--quick", is_flag=True, help="A reduced demo (fewer clips and epochs, no t-SNE): about a minute.")
+@click.option("--quick", is_flag=True, help="A reduced demo (half the clips, fewer epochs, no t-SNE): a few minutes.")
 @click.option("--classes", "n_classes", type=int, default=None, help="Number of classes (even, 4-8).")
 @click.option("--clips-per-class", type=int, default=None)
 @click.option("--epochs", type=int, default=None)

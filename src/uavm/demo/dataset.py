@@ -91,7 +91,7 @@ def _audio(rng: np.random.Generator, sound: str, seconds: float, rate: int) -> n
             signal[start:start + 200] += burst
     onset = rng.uniform(0, seconds * 0.15)
     envelope = ((t >= onset) & (t < onset + rng.uniform(0.7, 0.85) * seconds)).astype(np.float64)
-    mixed = rng.uniform(0.2, 0.4) * envelope * signal + rng.uniform(0.005, 0.02) * rng.standard_normal(n)
+    mixed = rng.uniform(0.2, 0.4) * envelope * signal + rng.uniform(0.0002, 0.0008) * rng.standard_normal(n)
     return np.clip(mixed, -1, 1).astype(np.float32)
 
 
