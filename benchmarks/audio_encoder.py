@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import os
 import platform
-import time
 
 import torch
 import torch.nn.functional as F

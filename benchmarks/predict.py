@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--size", default="base", help="ConvNeXt size of both encoders")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bf16", action="store_true", help="encoders in bfloat16 autocast (uavm predict --bf16)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="uavm-bench-"))
@@ -52,14 +53,15 @@ def main() -> None:
                                              "visual_encoder": f"random:{args.size}:1", "labels": "vggsound"})
 
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "uavm", "predict", str(clip), "--model", str(checkpoint)],
+    flag = ["--bf16"] if args.bf16 else []
+    done = subprocess.run([sys.executable, "-m", "uavm", "predict", str(clip), "--model", str(checkpoint), *flag],
                           capture_output=True, text=True)
     command = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(done.stderr)
 
     start = time.perf_counter()
-    predictor = uavm.Predictor(checkpoint, device="cpu")
+    predictor = uavm.Predictor(checkpoint, device="cpu", bf16=args.bf16 or None)
     load = time.perf_counter() - start
     predictor.predict(clip)  # warm-up
     runs = []
@@ -72,7 +74,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"clip: {args.seconds:g} s, 640x360 25 fps h264 + 44.1 kHz stereo aac; ConvNeXt-{args.size} encoders, "
-          "paper UAVM (random weights of the released sizes), CPU, fp32\n")
+          f"paper UAVM (random weights of the released sizes), CPU, encoders in {'bf16' if args.bf16 else 'fp32'}\n")
     print("| `uavm predict` command (fresh process) s | model + encoders load s | one prediction s "
           "| decode + fbank s | features (audio + visual nets) s | model s |")
     print("|---|---|---|---|---|---|")

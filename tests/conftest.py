@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.threads import torch_threads
 
 torch.set_num_threads(2)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny models run fastest so on a small, shared CPU."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

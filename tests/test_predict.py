@@ -18,12 +18,7 @@ from uavm.store import FeatureStore
 AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(arch: str, num_classes: int = 309):
@@ -157,3 +152,15 @@ def test_cross_attention_and_independent_models(clips, tmp_path):
         bikes = predictor.predict(clips / "bikes.mp4")
         assert all(len(r) == 4 and r[0][0] in labels.names for r in (bunny.audio, bunny.visual, bunny.fused))
         assert bikes.audio is None and bikes.fused is None and len(bikes.visual) == 4
+
+
+@pytest.mark.slow
+def test_bf16_encoders_give_nearly_the_fp32_scores(checkpoint, clips):
+    """``--bf16`` on a CPU: the same files, scores within bfloat16 rounding of the fp32 run."""
+    exact = uavm.Predictor(checkpoint, top_k=309, device="cpu").predict(clips / "bigbuckbunny.mp4")
+    fast = uavm.Predictor(checkpoint, top_k=309, device="cpu", bf16=True).predict(clips / "bigbuckbunny.mp4")
+    for view in ("audio", "visual", "fused"):
+        a, b = dict(getattr(exact, view)), dict(getattr(fast, view))
+        assert a.keys() == b.keys()
+        spread = max(a.values()) - min(a.values())
+        assert max(abs(a[k] - b[k]) for k in a) < 0.1 * spread, view

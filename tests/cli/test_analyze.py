@@ -32,12 +32,8 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one torch thread is faster than two on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_torch_thread(one_thread):
+    """Every test here runs on one torch thread (see the root conftest)."""
 
 
 def _args(root, checkpoint, command, out, *extra):

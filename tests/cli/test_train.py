@@ -2,7 +2,6 @@
 
 import json
 import pytest
-import torch
 import yaml
 from click.testing import CliRunner
 
@@ -13,12 +12,6 @@ TINY = ["model.embed_dim=32", "model.num_heads=2", "model.depth_i=1", "model.dep
         "batch_size=32", "epochs=2", "lr=1e-3", "num_workers=0", "progress=false", "eval_batch_size=64"]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

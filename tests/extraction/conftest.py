@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import torch
+from helpers.threads import torch_threads
 
 from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
 
@@ -28,12 +28,8 @@ def make_clip(ffmpeg: str, path: Path, seconds: float, size: str = "160x120", ra
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a small, shared machine the tiny networks run several times faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_torch_thread(one_thread):
+    """Every test here runs on one torch thread (see the root conftest)."""
 
 
 def single_thread_env() -> dict[str, str]:
@@ -81,11 +77,7 @@ def reference_store(tmp_path_factory, many_folder, tiny_encoders):
     """An uninterrupted single-process run over ``many_folder``."""
     out = tmp_path_factory.mktemp("reference") / "store"
     options = ExtractOptions(workers=0, batch_size=1, shard_size=2, short_side=SHORT_SIDE, progress=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         report = extract(read_inputs(many_folder), out, tiny_encoders, options)
-    finally:
-        torch.set_num_threads(before)
     assert report.extracted == 7 and report.failures == 1
     return out

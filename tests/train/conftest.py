@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from uavm.data.synthetic import write_synthetic
 from uavm.train.config import build_config
@@ -34,10 +33,3 @@ def tiny_config(data: dict[str, Path], out_dir: Path, arch: str = "unified", **o
     return build_config(values)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

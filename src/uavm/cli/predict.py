@@ -21,11 +21,14 @@ from ..predict import ClipPrediction, Predictor, media_files
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--bf16/--fp32", default=None,
+              help="Encoders in bfloat16 autocast (default: on a GPU only; on a CPU only where it has native "
+                   "bf16, e.g. AVX512-BF16 or AMX: without it bf16 is emulated and several times slower).")
 def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None, visual_encoder: str | None,
-            labels: str | None, top_k: int, as_json: bool, batch_size: int, device: str) -> None:
+            labels: str | None, top_k: int, as_json: bool, batch_size: int, device: str, bf16: bool | None) -> None:
     """Classify INPUTS (media files or folders of them) with a UAVM model."""
     predictor = Predictor(model_spec, audio_encoder=audio_encoder, visual_encoder=visual_encoder, labels=labels,
-                          top_k=top_k, device=device, batch_size=batch_size)
+                          top_k=top_k, device=device, batch_size=batch_size, bf16=bf16)
     files = media_files(inputs)
     failed = 0
     for result in predictor.predict_many(files, progress=len(files) > 1 and not as_json):

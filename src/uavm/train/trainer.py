@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
@@ -27,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -41,7 +39,7 @@ from ..data.sampling import balanced_weights
 from ..data.transforms import AugmentConfig
 from ..errors import ConfigError, UAVMError
 from ..models.registry import build_model
-from .checkpointing import _unwrap, load_checkpoint, save_checkpoint
+from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistInfo, init_distributed
 from .evaluate import MODES, RESULT_COLUMNS, evaluate, result_row, summary
