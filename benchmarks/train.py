@@ -1,7 +1,7 @@
 """Training data throughput: packed feature store vs per-clip ``.npy`` files (and the step on top).
 
     python benchmarks/train.py                        # data path, 3000 clips, batch 144, this CPU
-    python benchmarks/train.py --step                 # also data + train step of the paper UAVM (bf16)
+    python benchmarks/train.py --step                 # also data + train step of the paper UAVM
     python benchmarks/train.py --epoch --clips 183000 --device cuda   # one VGGSound-size epoch on a GPU
 
 Data path = everything the trainer does to produce a training batch: the epoch plan (balanced
@@ -145,7 +145,7 @@ def paper_step(device: torch.device, bf16: bool, compile_model: bool = False):
 
 def epoch_time(store: Path, device: torch.device, batch: int, workers: int, compile_model: bool) -> float:
     """Seconds for one full training epoch over ``store`` (data + steps, no evaluation)."""
-    step = paper_step(device, bf16=True, compile_model=compile_model)
+    step = paper_step(device, bf16=device.type == "cuda", compile_model=compile_model)
     it = loader("store", store, store, batch, workers, epoch=1)
     warm = loader("store", store, store, batch, 0, epoch=2)
     for _, b in zip(range(3), warm):
@@ -167,7 +167,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=144)
     p.add_argument("--batches", type=int, default=15, help="batches timed per data-path measurement")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    p.add_argument("--step", action="store_true", help="also time data + paper-UAVM train step (bf16)")
+    p.add_argument("--step", action="store_true",
+                   help="also time data + paper-UAVM train step (bf16 on a GPU, fp32 on a CPU, as the trainer)")
     p.add_argument("--step-batches", type=int, default=3)
     p.add_argument("--epoch", action="store_true", help="time one full epoch over the store (GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -187,7 +188,8 @@ def main() -> None:
     if args.epoch:
         device = torch.device(args.device)
         seconds = epoch_time(store, device, args.batch, max(args.workers), args.compile)
-        print(f"one epoch of {args.clips} clips, paper UAVM, bf16, {device}: {seconds:.1f} s")
+        dtype = "bf16" if device.type == "cuda" else "fp32"
+        print(f"one epoch of {args.clips} clips, paper UAVM, {dtype}, {device}: {seconds:.1f} s")
         return
     print("| loader | workers | data samples/s | vs reference |")
     print("|---|---|---|---|")
@@ -198,8 +200,9 @@ def main() -> None:
             print(f"| {k} | {workers} | {r:,.0f} | {r / rates['reference']:.1f}× |")
     if args.step:
         device = torch.device(args.device)
-        step = paper_step(device, bf16=True)
-        print(f"\n| loader | data + paper-UAVM train step (bf16, {device}) samples/s |")
+        bf16 = device.type == "cuda"
+        step = paper_step(device, bf16=bf16)
+        print(f"\n| loader | data + paper-UAVM train step ({'bf16' if bf16 else 'fp32'}, {device}) samples/s |")
         print("|---|---|")
         for k in ("reference", "per-clip", "store"):
             rate = time_loader(k, datafile, store, args.batch, 0, args.step_batches, step=step)

@@ -76,3 +76,19 @@ def test_pickles_without_open_maps(store_and_truth):
     clone = pickle.loads(pickle.dumps(store))
     assert clone._maps == {}
     np.testing.assert_array_equal(clone.read_clip(4)[1], truth[4][1])
+
+
+def test_reads_within_one_shard_and_shards_without_a_modality(store_and_truth, tmp_path):
+    store, truth = store_and_truth
+    order = [2, 0, 2, 1]  # all in shard 0: the single-shard path, with a repeat
+    audio = store.read(order, "audio")
+    for k, i in enumerate(order):
+        np.testing.assert_array_equal(audio[k], truth[i][0])
+
+    with FeatureStoreWriter(tmp_path / "silent", seq_len=4, dim=6, shard_size=2) as w:
+        for i in range(3):
+            w.add(f"s{i}", f"s{i}.mp4", [], None, np.full((4, 6), i + 1, np.float16))
+    silent = FeatureStore(tmp_path / "silent")
+    for order in ([1, 0], [2, 0, 1]):  # one shard, then two
+        assert not silent.read(order, "audio").any()
+        np.testing.assert_array_equal(silent.read(order, "visual")[:, 0, 0], np.array(order) + 1)

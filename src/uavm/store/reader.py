@@ -74,18 +74,24 @@ class FeatureStore:
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"clip index out of range for a store of {len(self)} clips")
         idx = idx % max(len(self), 1)
-        out = np.zeros((idx.size, self.seq_len, self.dim), dtype=DTYPE)
+        out = np.empty((idx.size, self.seq_len, self.dim), dtype=DTYPE)
         if not idx.size:
             return out
         shards = self._shard_of[idx]
         rows = self._row_of[idx]
-        for shard in np.unique(shards):
+        present = np.unique(shards)
+        for shard in present:
             array = self._array(int(shard), modality)
+            where = np.flatnonzero(shards == shard) if len(present) > 1 else slice(None)
             if array is None:
+                out[where] = 0
                 continue
-            where = np.flatnonzero(shards == shard)
             wanted, inverse = np.unique(rows[where], return_inverse=True)
-            out[where] = array[wanted][inverse]
+            chunk = array[wanted]  # one sorted read of the shard's rows
+            if len(present) == 1:
+                np.take(chunk, inverse, axis=0, out=out)  # straight into the result: no extra copy
+            else:
+                out[where] = chunk[inverse]
         return out
 
     def read_clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
