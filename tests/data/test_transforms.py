@@ -51,13 +51,14 @@ def test_mix_rowwise():
 
 
 def test_augment_features_by_hand():
-    x = np.array([[[3, 4], [0, 1], [1, 0]], [[0, 2], [2, 0], [0, 0]]], dtype=np.float16)
-    partner = np.array([[[0, 5], [5, 0], [0, 5]]], dtype=np.float16)
+    # clip 0 and its partner arrive rolled by +1 (the dataset rolls while reading); clip 1 by 0
+    x = np.array([[[1, 0], [3, 4], [0, 1]], [[0, 2], [2, 0], [0, 0]]], dtype=np.float16)
+    partner = np.array([[[0, 5], [0, 5], [5, 0]]], dtype=np.float16)
     aug = Augmentation(mixed=np.array([True, False]), partner=np.array([7, -1]), lam=np.array([0.25, 1.0]),
                        shift=np.array([1, 0]))
-    out = augment_features(x, partner, aug, seq_len=3, normalise=True)
-    # clip 0: normalised rows (0.6,0.8),(0,1),(1,0); partner (0,1),(1,0),(0,1);
-    # mixed 0.25*own + 0.75*partner = (0.15,0.95),(0.75,0.25),(0.25,0.75); rolled by +1
+    out = augment_features(x, partner, aug, normalise=True)
+    # clip 0: normalised rows (1,0),(0.6,0.8),(0,1); partner (0,1),(0,1),(1,0);
+    # mixed 0.25*own + 0.75*partner = (0.25,0.75),(0.15,0.95),(0.75,0.25)
     expected0 = [[0.25, 0.75], [0.15, 0.95], [0.75, 0.25]]
     expected1 = [[0, 1], [1, 0], [0, 0]]
     torch.testing.assert_close(out, torch.tensor([expected0, expected1]))

@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from uavm.errors import UAVMError
 from uavm.store import FeatureStore, FeatureStoreWriter
@@ -92,3 +93,14 @@ def test_reads_within_one_shard_and_shards_without_a_modality(store_and_truth, t
     for order in ([1, 0], [2, 0, 1]):  # one shard, then two
         assert not silent.read(order, "audio").any()
         np.testing.assert_array_equal(silent.read(order, "visual")[:, 0, 0], np.array(order) + 1)
+
+
+def test_rolled_read_equals_torch_roll_of_each_clip(store_and_truth):
+    store, truth = store_and_truth
+    for order in ([7, 0, 3, 3, 5, 1], [2, 0, 2, 1]):  # several shards, then one
+        shifts = np.array([1, -2, 0, 3, -4, 2])[: len(order)]
+        for modality, which in (("audio", 0), ("visual", 1)):
+            rolled = store.read(order, modality, shifts)
+            for k, i in enumerate(order):
+                expected = torch.roll(torch.from_numpy(truth[i][which]), int(shifts[k]), 0).numpy()
+                np.testing.assert_array_equal(rolled[k], expected)

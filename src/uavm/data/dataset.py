@@ -22,7 +22,7 @@ from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
 from .transforms import AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets
-from .transforms import pad_or_cut
+from .transforms import pad_or_cut, time_roll
 
 MODALITIES = ("a", "v")
 STORE_NAMES = {"a": "audio", "v": "visual"}
@@ -39,8 +39,11 @@ class FeatureDataset:
     def __len__(self) -> int:
         return len(self.clip_ids)
 
-    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        """Features of the clips ``indices`` for ``modality`` (``"a"``/``"v"``): ``[n, seq_len, dim]``."""
+    def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
+        """Features of the clips ``indices`` for ``modality`` (``"a"``/``"v"``): ``[n, seq_len, dim]``.
+
+        ``shifts`` (one per clip) rolls each sequence in time like ``torch.roll(x, shift, 0)``.
+        """
         raise NotImplementedError
 
     def dim(self, modality: str) -> int:
@@ -76,8 +79,11 @@ class StoreDataset(FeatureDataset):
         where = f"feature store {getattr(store, 'path', '')}".strip()
         self.label_indices = [_label_indices(labels, r.labels, f"{where}, clip {r.clip_id}") for r in records]
 
-    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        return pad_or_cut(self.store.read(np.asarray(indices), STORE_NAMES[modality]), self.seq_len)
+    def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
+        if shifts is not None and self.seq_len == self.store.seq_len:  # the roll inside the gather: one pass
+            return self.store.read(np.asarray(indices), STORE_NAMES[modality], shifts)
+        x = pad_or_cut(self.store.read(np.asarray(indices), STORE_NAMES[modality]), self.seq_len)
+        return x if shifts is None else time_roll(x, shifts)
 
     def dim(self, modality: str) -> int:
         return int(self.store.dim)
@@ -134,8 +140,9 @@ class DatafileDataset(FeatureDataset):
             raise MediaError(path, f"expected a [frames, dim] array, got shape {x.shape}")
         return x
 
-    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        return np.stack([pad_or_cut(self.load(int(i), modality), self.seq_len) for i in indices])
+    def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
+        x = np.stack([pad_or_cut(self.load(int(i), modality), self.seq_len) for i in indices])
+        return x if shifts is None else time_roll(x, shifts)
 
     def dim(self, modality: str) -> int:
         if modality not in self._dims:
@@ -154,8 +161,8 @@ class SubsetDataset(FeatureDataset):
         self.clip_ids = [base.clip_ids[i] for i in self.index]
         self.label_indices = [base.label_indices[i] for i in self.index]
 
-    def read(self, indices: np.ndarray, modality: str) -> np.ndarray:
-        return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality)
+    def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
+        return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality, shifts)
 
     def dim(self, modality: str) -> int:
         return self.base.dim(modality)
@@ -258,9 +265,10 @@ class TrainBatches(torch.utils.data.Dataset):
         batch: dict = {"modality": modality}
         for m in MODALITIES:
             if m in modality:
-                x = self.dataset.read(indices, m)
-                px = self.dataset.read(partners, m) if len(partners) else None
-                batch[m] = augment_features(x, px, aug, self.dataset.seq_len, self.augment.feat_norm)
+                # rolled while read: the same shift moves a clip and its partner, so it commutes with mixing
+                x = self.dataset.read(indices, m, aug.shift)
+                px = self.dataset.read(partners, m, aug.shift[aug.mixed]) if len(partners) else None
+                batch[m] = augment_features(x, px, aug, self.augment.feat_norm)
         own = [self.dataset.label_indices[i] for i in indices]
         other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
         batch["targets"] = make_targets(

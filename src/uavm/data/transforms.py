@@ -123,17 +123,18 @@ def make_targets(
 
 
 def augment_features(
-    x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, seq_len: int, normalise: bool
+    x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, normalise: bool
 ) -> torch.Tensor:
     """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only.
 
-    The time roll runs first, on the stored (float16) values: it moves whole time steps and the
-    same shift applies to a clip and its partner, so it commutes with normalising and mixing.
+    Both come already rolled in time by ``aug.shift`` (``FeatureDataset.read(..., shifts)`` does it
+    inside the gather): the roll moves whole time steps and shifts a clip and its partner alike, so
+    it commutes with normalising and mixing. Here: float32, feat_norm, mixup.
     """
-    out = _as_float(time_roll(pad_or_cut(x, seq_len), aug.shift), normalise)
+    out = _as_float(x, normalise)
     rows = np.flatnonzero(aug.mixed)
     if len(rows):
-        other = _as_float(time_roll(pad_or_cut(partner_x, seq_len), aug.shift[rows]), normalise)
+        other = _as_float(partner_x, normalise)
         index = torch.from_numpy(rows)
         own = out[index]
         own.mul_(torch.from_numpy(aug.lam[rows].astype(np.float32)).view(-1, 1, 1))

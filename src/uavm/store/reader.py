@@ -62,11 +62,13 @@ class FeatureStore:
         except KeyError:
             raise UAVMError(f"clip {clip_id!r} is not in the store {self.path}") from None
 
-    def read(self, indices: Sequence[int] | np.ndarray, modality: str) -> np.ndarray:
+    def read(self, indices: Sequence[int] | np.ndarray, modality: str,
+             shifts: np.ndarray | None = None) -> np.ndarray:
         """Features ``[len(indices), seq_len, dim]`` float16 of the clips at ``indices`` (any order, repeats allowed).
 
         Rows of one shard are fetched with one sorted gather from its memory map.
-        A clip without the modality reads as zeros.
+        A clip without the modality reads as zeros. ``shifts`` rolls each clip in time as
+        ``torch.roll(clip, shifts[i], 0)`` does, inside the same gather (training's time shift).
         """
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -86,6 +88,9 @@ class FeatureStore:
             if array is None:
                 out[where] = 0
                 continue
+            if shifts is not None:
+                self._gather_rolled(array, rows[where], np.asarray(shifts)[where], out, where)
+                continue
             wanted, inverse = np.unique(rows[where], return_inverse=True)
             chunk = array[wanted]  # one sorted read of the shard's rows
             if len(present) == 1:
@@ -93,6 +98,17 @@ class FeatureStore:
             else:
                 out[where] = chunk[inverse]
         return out
+
+    def _gather_rolled(self, array: np.ndarray, rows: np.ndarray, shifts: np.ndarray, out: np.ndarray,
+                       where: np.ndarray | slice) -> None:
+        """``out[where][i, t] = array[rows[i], (t - shifts[i]) % T]``: the roll as a gather of time steps."""
+        steps = self.seq_len
+        source = rows[:, None] * steps + (np.arange(steps)[None, :] - shifts[:, None]) % steps
+        flat = array.reshape(-1, self.dim)
+        if isinstance(where, slice):
+            np.take(flat, source.reshape(-1), axis=0, out=out.reshape(-1, self.dim))
+        else:
+            out[where] = flat[source.reshape(-1)].reshape(len(rows), steps, self.dim)
 
     def read_clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(audio, visual)`` of one clip, each ``[seq_len, dim]`` float16."""
