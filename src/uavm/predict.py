@@ -22,11 +22,12 @@ from torch import nn
 from .data.labels import LabelSet, labels_from_info, load_labels
 from .data.transforms import feat_norm, pad_or_cut
 from .errors import ConfigError, UAVMError
-from .extraction.decode import MISSING, DecodeConfig, decode_clip
+from .extraction.decode import MISSING, DecodeConfig, decode_clip, describe_problems
 from .extraction.encoders import AudioInput, Encoders, resolve_encoders
-from .extraction.inputs import MEDIA_SUFFIXES, ClipInput
+from .extraction.inputs import ClipInput, media_in_folder
 from .extraction.pipeline import ExtractOptions, encode_batch
 from .models import REGISTRY, create_model, load_model, read_model_info
+from .store.records import FEATURE_SETTINGS
 
 Ranked = list[tuple[str, float]]
 
@@ -73,8 +74,7 @@ class ModelInputs:
             return cls(entry.audio_encoder, entry.visual_encoder, load_labels(entry.dataset),
                        multi_label=entry.dataset == "audioset")
         info = read_model_info(model_spec)
-        known = {k: info[k] for k in ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side",
-                                      "interpolation", "feat_norm") if info.get(k) is not None}
+        known = {k: info[k] for k in (*FEATURE_SETTINGS, "feat_norm") if info.get(k) is not None}
         return cls(**known, labels=labels_from_info(info), multi_label=info.get("loss") == "bce")
 
 
@@ -154,11 +154,11 @@ class Predictor:
         result = ClipPrediction(str(clip.item.path))
         problems = clip.problems
         if audio is None and visual is None:
-            result.error = f"{clip.item.path}: {_problem_text(problems)}"
+            result.error = f"{clip.item.path}: {describe_problems(problems)}"
             return result
         for modality, array in (("audio", audio), ("visual", visual)):
             if array is None:
-                result.notes.append(f"{modality}: {_problem_text({modality: problems.get(modality, MISSING)})}")
+                result.notes.append(f"{modality}: {describe_problems({modality: problems.get(modality, MISSING)})}")
         x = {m: None if a is None else self._input(a) for m, a in (("a", audio), ("v", visual))}
         if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
             a = x["a"] if x["a"] is not None else torch.zeros_like(x["v"])
@@ -193,17 +193,12 @@ def _load(spec: str | Path) -> nn.Module:
     return load_model(spec)
 
 
-def _problem_text(problems: dict[str, str]) -> str:
-    texts = [f"no {'video' if m == 'visual' else m} track" if p == MISSING else p for m, p in problems.items()]
-    return "; ".join(dict.fromkeys(texts)) or "nothing could be decoded"
-
-
 def media_files(paths: Iterable[str | Path]) -> list[Path]:
     """Files named on a command line: files as given, folders expanded to their media files (sorted)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_SUFFIXES)
+            out += media_in_folder(p)
         else:
             out.append(p)
     return out

@@ -136,10 +136,7 @@ def augment_features(
     if len(rows):
         other = _as_float(partner_x, normalise)
         index = torch.from_numpy(rows)
-        own = out[index]
-        own.mul_(torch.from_numpy(aug.lam[rows].astype(np.float32)).view(-1, 1, 1))
-        own.add_(other.mul_(torch.from_numpy((1.0 - aug.lam[rows]).astype(np.float32)).view(-1, 1, 1)))
-        out[index] = own
+        out[index] = mix(out[index], other, torch.from_numpy(aug.lam[rows]))
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..atomic import write_json_atomic
 from ..data.labels import load_labels
+from ..errors import UAVMError
 from ..extraction.encoders import resolve_encoders
 from ..extraction.inputs import read_inputs
 from ..extraction.pipeline import ExtractOptions, extract
@@ -86,7 +87,7 @@ def run_demo(out_dir: str | Path, options: DemoOptions | None = None) -> DemoRes
                          ExtractOptions(workers=opts.workers, short_side=opts.short_side, progress=opts.progress),
                          labels=labels)
         if report.failures:
-            raise RuntimeError(f"demo extraction failed for {report.failures} clips: {report.store}/failures.csv")
+            raise UAVMError(f"demo extraction failed for {report.failures} clips: {report.store}/failures.csv")
     seconds["extract"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -48,6 +48,15 @@ class DecodedClip:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def describe_problems(problems: dict[str, str]) -> str:
+    """One line for what went wrong with a clip's tracks (``"no audio track"``, a decoder's complaint, ...)."""
+    texts = {m: (f"no {'video' if m == 'visual' else m} track" if p == MISSING else p) for m, p in problems.items()}
+    unique = list(dict.fromkeys(texts.values()))
+    if len(unique) <= 1:
+        return unique[0] if unique else "nothing could be decoded"
+    return "; ".join(f"{m}: {t}" for m, t in texts.items())
+
+
 def init_worker() -> None:
     """Worker-process set-up: one torch thread each (the processes are the parallelism)."""
     torch.set_num_threads(1)

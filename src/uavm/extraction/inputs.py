@@ -56,13 +56,17 @@ def read_inputs(source: str | Path) -> list[ClipInput]:
     return items
 
 
-def _from_folder(folder: Path) -> list[ClipInput]:
-    files = sorted(
+def media_in_folder(folder: Path) -> list[Path]:
+    """The media files below ``folder`` (by suffix, hidden files and folders skipped), sorted."""
+    return sorted(
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-    return [ClipInput(p.relative_to(folder).with_suffix("").as_posix(), p) for p in files]
+
+
+def _from_folder(folder: Path) -> list[ClipInput]:
+    return [ClipInput(p.relative_to(folder).with_suffix("").as_posix(), p) for p in media_in_folder(folder)]
 
 
 def _from_csv(path: Path) -> list[ClipInput]:

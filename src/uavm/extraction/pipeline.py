@@ -25,16 +25,14 @@ from tqdm.auto import tqdm
 from ..data.labels import LabelSet
 from ..errors import ConfigError
 from ..store import FeatureStoreWriter
-from ..store.records import MANIFEST, Manifest
-from .decode import MISSING, DecodeConfig, DecodedClip, decode_clip, init_worker
+from ..store.records import FEATURE_SETTINGS, MANIFEST, Manifest
+from .decode import MISSING, DecodeConfig, DecodedClip, decode_clip, describe_problems, init_worker
 from .distributed import COMPLETE, merge_if_complete, part_path, shard_block
 from .encoders import Encoders
 from .failures import FAILURES, FailureLog
 from .inputs import ClipInput
 
 STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
-# store metadata that must not change between a run and its resumption
-PINNED = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
 
 
 @dataclass
@@ -168,7 +166,7 @@ def _check_resumable(store: Path, metadata: dict) -> None:
     if not (store / MANIFEST).exists():
         return
     old = Manifest.load(store).metadata
-    changed = [k for k in PINNED if k in old and old[k] != metadata.get(k)]
+    changed = [k for k in FEATURE_SETTINGS if k in old and old[k] != metadata.get(k)]
     if changed:
         key = changed[0]
         raise ConfigError(f"{store}: was extracted with {key} = {old[key]!r}, not {metadata.get(key)!r}; "
@@ -266,7 +264,7 @@ def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: DecodedC
                 audio: np.ndarray | None, visual: np.ndarray | None, report: ExtractReport) -> None:
     item, problems = clip.item, clip.problems
     if audio is None and visual is None:
-        failures.add(item.clip_id, item.path, _describe(problems))
+        failures.add(item.clip_id, item.path, describe_problems(problems))
         return
     writer.add(item.clip_id, str(item.path), list(item.labels), audio, visual)
     report.extracted += 1
@@ -275,12 +273,4 @@ def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: DecodedC
     broken = {m: p for m, p in problems.items() if p != MISSING}
     if broken:  # one track is stored, the other failed: listed, since it was expected to work
         kept = "visual" if visual is not None else "audio"
-        failures.add(item.clip_id, item.path, f"{_describe(broken)} ({kept} features kept)")
-
-
-def _describe(problems: dict[str, str]) -> str:
-    texts = {m: (f"no {'video' if m == 'visual' else m} track" if p == MISSING else p) for m, p in problems.items()}
-    unique = list(dict.fromkeys(texts.values()))
-    if len(unique) == 1:
-        return unique[0]
-    return "; ".join(f"{m}: {t}" for m, t in texts.items())
+        failures.add(item.clip_id, item.path, f"{describe_problems(broken)} ({kept} features kept)")

@@ -66,9 +66,10 @@ class FeatureStore:
              shifts: np.ndarray | None = None) -> np.ndarray:
         """Features ``[len(indices), seq_len, dim]`` float16 of the clips at ``indices`` (any order, repeats allowed).
 
-        Rows of one shard are fetched with one sorted gather from its memory map.
-        A clip without the modality reads as zeros. ``shifts`` rolls each clip in time as
-        ``torch.roll(clip, shifts[i], 0)`` does, inside the same gather (training's time shift).
+        Rows of one shard are fetched with one sorted gather from its memory map. A clip
+        without the modality reads as zeros. ``shifts`` rolls each clip in time as
+        ``torch.roll(clip, shifts[i], 0)`` does (training's time shift): the gather then reads
+        the rolled time steps directly, in batch order rather than sorted.
         """
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")

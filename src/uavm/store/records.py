@@ -22,6 +22,10 @@ from typing import Any
 from ..atomic import write_json_atomic
 from ..errors import UAVMError
 
+# manifest metadata saying how the features were made: pinned when an extraction resumes,
+# copied into the models trained on the store (what `uavm predict` needs to make their inputs)
+FEATURE_SETTINGS = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
+
 FORMAT = "uavm.feature_store"
 VERSION = 1
 MANIFEST = "store.json"

@@ -109,21 +109,17 @@ def model_config_for(config: TrainConfig, splits: Splits):
     return model_config
 
 
-# store metadata describing how features were made, copied into the saved models
-FEATURE_INFO = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
-
-
 def model_info_for(config: TrainConfig, labels: LabelSet) -> dict[str, Any]:
     """What a user of a trained model needs beside its weights (see :func:`uavm.models.read_model_info`):
     the label set, the loss (softmax or sigmoid scores), ``feat_norm`` and, when training read a feature
     store, how its features were made (encoders, fbank settings, frame rate, frame size)."""
-    from ..store.records import MANIFEST, Manifest
+    from ..store.records import FEATURE_SETTINGS, MANIFEST, Manifest
 
     info: dict[str, Any] = {**labels_to_info(labels), "loss": config.loss, "feat_norm": config.feat_norm}
     store = Path(config.train)
     if (store / MANIFEST).is_file():
         metadata = Manifest.load(store).metadata
-        info.update({k: metadata[k] for k in FEATURE_INFO if metadata.get(k) is not None})
+        info.update({k: metadata[k] for k in FEATURE_SETTINGS if metadata.get(k) is not None})
     return info
 
 
