@@ -5,7 +5,7 @@ import yaml
 
 from uavm.errors import ConfigError
 from uavm.train.config import TrainConfig, apply_overrides, build_config, config_from_recipe, load_recipe
-from uavm.train.released import PAPER_RECIPE
+from uavm.recipes.vggsound_released import PAPER_RECIPE
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

@@ -99,7 +99,7 @@ def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_do
 
     from ..train.config import apply_overrides, build_config, load_recipe
     from ..train.distributed import teardown
-    from ..train.released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
+    from ..recipes.vggsound_released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
     from ..train.trainer import train as run_training
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):
