@@ -13,10 +13,10 @@ import torch
 from uavm.cli import main
 from uavm.errors import ConfigError
 from uavm.features.audio_encoder import AudioEncoder
+from uavm.data.spec_augment import spec_augment
 from uavm.train.audio_encoder import (
     AudioEncoderConfig,
     config_from_recipe,
-    spec_augment,
     train_audio_encoder,
 )
 

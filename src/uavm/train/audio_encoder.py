@@ -31,10 +31,11 @@ import torch.utils.data
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
-from ..data.datafile import read_datafile, resolve_entry_path
 from ..data.labels import LabelSet, load_labels
 from ..data.sampling import balanced_weights, draw_epoch, epoch_rng
-from ..data.transforms import AugmentConfig, draw_augmentation, make_targets
+from ..data.spec_augment import NOISE_SHIFT, add_noise_and_roll, spec_augment
+from ..data.transforms import AugmentConfig, draw_augmentation
+from ..data.waveforms import Clip, WaveformClips, collate_waveforms, read_clips, split_holdout
 from ..errors import ConfigError, UAVMError
 from ..features.audio_encoder import AudioEncoder
 from ..features.audio_io import load_audio
@@ -44,7 +45,6 @@ from .config import DATASET_DEFAULTS, apply_overrides, load_recipe
 from .metrics import classification_metrics
 from .schedule import LinearWarmup, build_optimizer, build_scheduler, current_lr, step_scheduler
 
-NOISE_SHIFT = (-10, 10)  # numpy randint bounds: rolls of -10..9 frames
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -156,140 +156,6 @@ def config_from_recipe(path: str | Path | None, overrides: list[str] | None = No
                 raise ConfigError(f"{name} must be a whole number, got {value!r}")
             values[name] = int(number) if kind == "int" else number
     return AudioEncoderConfig(**values).validate()
-
-
-# ----------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One media file of a datafile and its class indices."""
-
-    path: Path
-    labels: tuple[int, ...]
-
-
-def read_clips(datafile: str | Path, labels: LabelSet) -> list[Clip]:
-    """The ``wav`` clips of a reference datafile (paths resolved beside it when relative)."""
-    clips = []
-    for i, entry in enumerate(read_datafile(datafile)):
-        if not entry.wav:
-            raise UAVMError(f"{datafile} entry {i}: no \"wav\" media path")
-        where = f"{datafile} entry {i}"
-        try:
-            indices = tuple(labels.indices(entry.labels))
-        except UAVMError as exc:
-            raise UAVMError(f"{where}: {exc}") from None
-        if not indices:
-            raise UAVMError(f"{where}: no labels")
-        clips.append(Clip(resolve_entry_path(entry.wav, datafile), indices))
-    if not clips:
-        raise UAVMError(f"{datafile}: the datafile lists no clips")
-    return clips
-
-
-class WaveformClips(torch.utils.data.Dataset):
-    """Decoded, centred waveforms cut to what ``target_frames`` frames need, with their targets.
-
-    Item ``k`` of the current plan is clip ``plan[k]``, mixed with its partner
-    where the plan says so. A clip that fails to decode yields ``None`` and its
-    problem (the batch goes on without it); a failing partner leaves the clip
-    unmixed.
-    """
-
-    def __init__(self, clips: list[Clip], num_classes: int, target_frames: int, sample_rate: int,
-                 label_smoothing: float = 0.0):
-        self.clips = clips
-        self.num_classes = num_classes
-        self.sample_rate = sample_rate
-        self.max_samples = samples_for_frames(target_frames, sample_rate)
-        self.label_smoothing = label_smoothing
-        self.plan: list[tuple[int, int, float]] = [(i, -1, 1.0) for i in range(len(clips))]
-
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def _centred(self, index: int) -> torch.Tensor:
-        waveform = load_audio(self.clips[index].path, self.sample_rate).double()
-        return waveform - waveform.mean()
-
-    def __getitem__(self, k: int) -> dict[str, Any]:
-        index, partner, lam = self.plan[k]
-        clip = self.clips[index]
-        try:
-            waveform = self._centred(index)
-        except UAVMError as exc:
-            return {"waveform": None, "problem": (str(clip.path), str(exc))}
-        problem = None
-        if partner >= 0:
-            try:
-                other = self._centred(partner)
-                if len(other) < len(waveform):
-                    other = F.pad(other, (0, len(waveform) - len(other)))
-                mixed = lam * waveform + (1 - lam) * other[: len(waveform)]
-                waveform = mixed - mixed.mean()
-            except UAVMError as exc:
-                problem = (str(self.clips[partner].path), str(exc))
-                partner = -1
-        partner_labels = [self.clips[partner].labels if partner >= 0 else None]
-        target = make_targets([clip.labels], self.num_classes, self.label_smoothing, partner_labels,
-                              np.array([lam]))[0]
-        return {"waveform": waveform[: self.max_samples].float(), "target": target, "problem": problem}
-
-
-def collate_waveforms(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Zero-pad the decoded items' waveforms into ``[B, N]`` with their lengths and positions; list the problems."""
-    kept = [k for k, it in enumerate(items) if it["waveform"] is not None]
-    problems = [it["problem"] for it in items if it["problem"] is not None]
-    if not kept:
-        return {"waveforms": None, "problems": problems}
-    good = [items[k] for k in kept]
-    lengths = torch.tensor([len(it["waveform"]) for it in good])
-    batch = torch.zeros(len(good), int(lengths.max()))
-    for row, it in enumerate(good):
-        batch[row, : len(it["waveform"])] = it["waveform"]
-    return {"waveforms": batch, "lengths": lengths, "targets": torch.stack([it["target"] for it in good]),
-            "kept": torch.tensor(kept), "problems": problems}
-
-
-def split_holdout(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
-    """Hold out a seeded random ``fraction`` of the clips: ``(train, validation)``."""
-    order = np.random.default_rng([seed, 0xA0D]).permutation(len(clips))
-    n_val = max(1, int(round(fraction * len(clips))))
-    if n_val >= len(clips):
-        raise ConfigError(f"val_fraction {fraction} leaves no training clips out of {len(clips)}")
-    held = set(order[:n_val].tolist())
-    return [c for i, c in enumerate(clips) if i not in held], [c for i, c in enumerate(clips) if i in held]
-
-
-# --------------------------------------------------------------- augmentation
-
-
-def spec_augment(x: torch.Tensor, freq_mask: int, time_mask: int, generator: torch.Generator) -> torch.Tensor:
-    """One frequency and one time mask per clip of ``[B, frames, bins]``, set to 0 (torchaudio's draw)."""
-    batch, frames, bins = x.shape
-    keep = torch.ones_like(x, dtype=torch.bool)
-    for axis, size, param in ((2, bins, freq_mask), (1, frames, time_mask)):
-        if param <= 0:
-            continue
-        u = torch.rand(batch, 2, generator=generator, device=generator.device).to(x.device)
-        width = u[:, 0] * param
-        start = (u[:, 1] * (size - width)).floor()
-        end = start + width.floor()
-        position = torch.arange(size, device=x.device).view(1, size)
-        inside = (position >= start.view(batch, 1)) & (position < end.view(batch, 1))
-        keep &= ~(inside.view(batch, 1, size) if axis == 2 else inside.view(batch, size, 1))
-    return x * keep
-
-
-def add_noise_and_roll(x: torch.Tensor, generator: torch.Generator, shifts: torch.Tensor) -> torch.Tensor:
-    """``x + U[0,1)·s`` with ``s ~ U[0, 0.1)`` per clip, then a per-clip circular roll along time."""
-    batch, frames, _ = x.shape
-    scale = torch.rand(batch, generator=generator, device=generator.device).to(x.device) / 10
-    noise = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
-    x = x + noise * scale.view(batch, 1, 1)
-    source = (torch.arange(frames, device=x.device).view(1, frames) - shifts.to(x.device).view(batch, 1)) % frames
-    return torch.gather(x, 1, source.unsqueeze(-1).expand_as(x))
 
 
 # -------------------------------------------------------------------- running
