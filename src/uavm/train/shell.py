@@ -100,13 +100,15 @@ class TrainerShell:
         self.start_epoch = 1
         self.timing: list[dict[str, float]] = []
         self._check_out_dir(resume)
-        self.build(resume)
-        if resume and (self.out / CHECKPOINT).exists():
+        resuming = resume and (self.out / CHECKPOINT).exists()
+        self.build(resuming)
+        if resuming:
             self._resume()
 
     # ----- what a trainer supplies ---------------------------------------------------------------
-    def build(self, resume: bool) -> None:
-        """Open the data; create the model, optimiser, scheduler (and warm-up)."""
+    def build(self, resuming: bool) -> None:
+        """Open the data; create the model, optimiser, scheduler (and warm-up); ``resuming``: a checkpoint
+        will replace the model's weights (no need to fetch initial ones)."""
         raise NotImplementedError
 
     def has_split(self, split: str) -> bool:
@@ -145,7 +147,7 @@ class TrainerShell:
         """Take back :meth:`checkpoint_extra`'s state."""
 
     def end_epoch(self, epoch: int) -> None:
-        """Called on the main process after an epoch's outputs are written."""
+        """Called on the main process after an epoch is evaluated, before its outputs and checkpoint are written."""
 
     def finish(self, result: TrainResult) -> None:
         """Called on every process after the last epoch; may add to ``result.extra``."""
@@ -196,10 +198,10 @@ class TrainerShell:
             if self.info.is_main:
                 self.timing.append({"epoch": epoch, "train_s": trained - started,
                                     "eval_s": time.perf_counter() - trained})
+                self.end_epoch(epoch)
                 self._save_epoch(epoch, improved)
                 write_json_atomic(self.out / TIMING, self.timing)
                 self._log_epoch(row)
-                self.end_epoch(epoch)
         result = TrainResult(self.out, self.out / BEST_MODEL, self.out / LAST_MODEL, int(self.best["epoch"]),
                              self.best.get("selected_on", self.selection_split() or "last epoch"), self.history)
         self.finish(result)

@@ -102,7 +102,7 @@ class FeatureTrainer(TrainerShell):
 
     config: TrainConfig
 
-    def build(self, resume: bool) -> None:
+    def build(self, resuming: bool) -> None:
         config, info = self.config, self.info
         if config.batch_size % info.world_size:
             raise ConfigError(f"batch_size {config.batch_size} is not divisible by {info.world_size} processes")
