@@ -64,6 +64,7 @@ class RunSettings:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     bf16: bool | None = None  # None: on with CUDA, off on CPU
     progress: bool = True
+    keep_checkpoints: bool = False  # keep every epoch's training checkpoint, not only the last
 
     def validate(self: S) -> S:
         """Check values; raise :class:`ConfigError` naming the first bad one."""
@@ -110,7 +111,6 @@ class TrainConfig(RunSettings):
     a_tr_prob: float = 0.5
     zero_grad_set_to_none: bool = False  # False zeroes gradients like torch 1.11 did (the reference)
     compile: bool = False
-    keep_checkpoints: bool = False  # keep every epoch's training checkpoint, not only the last
 
     def validate(self) -> TrainConfig:
         """Check values; raise :class:`ConfigError` naming the first bad one."""

@@ -247,7 +247,7 @@ class TrainerShell:
                  **self.checkpoint_extra()}
         save_checkpoint(self.out / CHECKPOINT, model=self.model, optimizer=self.optimizer,
                         scheduler=self.scheduler, epoch=epoch, extra=extra)
-        if getattr(self.config, "keep_checkpoints", False):
+        if self.config.keep_checkpoints:
             save_checkpoint(self.out / "checkpoints" / f"epoch_{epoch}.pt", model=self.model,
                             optimizer=self.optimizer, scheduler=self.scheduler, epoch=epoch, extra=extra)
 
