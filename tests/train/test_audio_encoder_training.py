@@ -12,15 +12,16 @@ import torch
 
 from uavm.cli import main
 from uavm.errors import ConfigError
+from uavm.data.spec_augment import spec_augment
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.train.audio_encoder import (
     AudioEncoderConfig,
     config_from_recipe,
-    spec_augment,
     train_audio_encoder,
 )
 
 SR = 16000
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 CLASSES = ("/m/low", "/m/high", "/m/click")
 
 
@@ -89,12 +90,12 @@ def test_training_loss_falls_and_resume_continues_the_same_run(data, tmp_path):
     assert {"acc", "mAP", "mAUC", "d_prime", "loss"} <= set(full.history[0]["val"])
 
     out = tmp_path / "full"
-    for name in ("checkpoint.pt", "best.safetensors", "final.safetensors", "results.csv", "results.json"):
+    for name in ("checkpoint.pt", "best_model.safetensors", "last_model.safetensors", "results.csv", "results.json"):
         assert (out / name).is_file(), name
     assert (out / "results.csv").read_text().splitlines()[0].startswith("epoch,train_loss,lr,val_acc")
     skipped = json.loads((out / "skipped_clips.json").read_text())
     assert [Path(s["path"]).name for s in skipped] == ["broken.wav"] and "broken.wav" in skipped[0]["problem"]
-    encoder = AudioEncoder.from_checkpoint(out / "best.safetensors")
+    encoder = AudioEncoder.from_checkpoint(out / "best_model.safetensors")
     assert encoder.size == "tiny" and encoder.num_classes == 3 and encoder.dataset == "vggsound"
 
     # stopped after epoch 1, then resumed: its epoch 2 is the uninterrupted run's epoch 2
@@ -110,7 +111,7 @@ def test_training_loss_falls_and_resume_continues_the_same_run(data, tmp_path):
 def test_weight_averaging_bce_and_the_cli(data, tmp_path, capsys):
     out = tmp_path / "cli"
     main([
-        "train-audio-encoder", "--recipe", "recipes/audioset/audio_encoder.yaml", "-o", str(out),
+        "train-audio-encoder", "--recipe", str(RECIPES / "audioset" / "audio_encoder.yaml"), "-o", str(out),
         f"train={data['train']}", f"val={data['val']}", f"labels={data['labels']}", "size=tiny", "init=random",
         "target_frames=64", "batch_size=12", "eval_batch_size=7", "epochs=2", "lr_start=1", "wa_start=1",
         "wa_end=2", "keep_epoch_weights=true", "warmup_samples=12", "num_workers=0", "progress=false", "time_mask=16",
@@ -144,11 +145,11 @@ def test_spec_augment_masks_one_band_and_one_span_to_zero():
 
 
 def test_recipes_and_overrides(data):
-    vgg = config_from_recipe("recipes/vggsound/audio_encoder.yaml", [f"train={data['train']}"])
+    vgg = config_from_recipe(str(RECIPES / "vggsound" / "audio_encoder.yaml"), [f"train={data['train']}"])
     assert (vgg.lr, vgg.batch_size, vgg.epochs, vgg.lr_start, vgg.loss, vgg.main_metric) == (
         1e-4, 120, 25, 15, "ce", "acc")
     assert vgg.stats == (-5.081, 4.4849) and (vgg.freq_mask, vgg.time_mask, vgg.target_frames) == (48, 192, 1000)
-    audioset = config_from_recipe("recipes/audioset/audio_encoder.yaml", [f"train={data['train']}"])
+    audioset = config_from_recipe(str(RECIPES / "audioset" / "audio_encoder.yaml"), [f"train={data['train']}"])
     assert (audioset.lr, audioset.epochs, audioset.lr_start, audioset.wa_start, audioset.wa_end) == (
         5e-4, 30, 10, 16, 30)
     assert audioset.loss == "bce" and audioset.main_metric == "mAP" and audioset.weight_averaging
@@ -157,4 +158,4 @@ def test_recipes_and_overrides(data):
     with pytest.raises(ConfigError, match="batch_size must be a whole number"):
         config_from_recipe(None, ["train=x.json", "batch_size=2.5"])
     with pytest.raises(ConfigError, match="no training data"):
-        config_from_recipe("recipes/vggsound/audio_encoder.yaml", [])
+        config_from_recipe(str(RECIPES / "vggsound" / "audio_encoder.yaml"), [])

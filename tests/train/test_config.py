@@ -5,7 +5,7 @@ import yaml
 
 from uavm.errors import ConfigError
 from uavm.train.config import TrainConfig, apply_overrides, build_config, config_from_recipe, load_recipe
-from uavm.train.released import PAPER_RECIPE
+from uavm.recipes.vggsound_released import PAPER_RECIPE
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -83,3 +83,28 @@ def test_built_in_recipe_equals_the_vggsound_uavm_yaml():
         on_disk.pop(key)
     assert on_disk == PAPER_RECIPE
     assert TrainConfig().zero_grad_set_to_none is False
+
+
+@pytest.mark.parametrize("override, problem", [
+    ("bf16=maybe", "bf16 must be true or false"),
+    ("lr=[1, 2]", "lr must be a number"),
+    ("epochs=null", "epochs must be set"),
+    ("labels=[a, b]", "labels must be a single value"),
+    ("device=nonsense", "device 'nonsense' is not a torch device"),
+    ("seed=true", "seed must be a number"),
+])
+def test_both_trainers_refuse_the_same_bad_values_in_one_line(override, problem):
+    from uavm.train.audio_encoder import config_from_recipe as audio_config
+
+    for parse in (config_from_recipe, audio_config):
+        with pytest.raises(ConfigError, match=problem) as info:
+            parse(None, ["train=t.json", override])
+        assert "\n" not in str(info.value)
+
+
+def test_both_trainers_accept_bf16_unset_or_boolean():
+    from uavm.train.audio_encoder import config_from_recipe as audio_config
+
+    for parse in (config_from_recipe, audio_config):
+        assert parse(None, ["train=t.json", "bf16=null"]).bf16 is None
+        assert parse(None, ["train=t.json", "bf16=false", "device=cpu"]).bf16 is False

@@ -140,3 +140,11 @@ def test_config_must_say_how_to_select(synthetic_data, tmp_path):
         tiny_config(synthetic_data, tmp_path, val=None)
     with pytest.raises(ConfigError, match="does not match the data"):
         train(tiny_config(synthetic_data, tmp_path / "x", model={"a_input_dim": 99}))
+
+
+def test_off_a_terminal_the_trainer_prints_a_line_per_epoch_not_per_step(synthetic_data, tmp_path, capfd):
+    train(tiny_config(synthetic_data, tmp_path / "log", epochs=2, batch_size=16, progress=True,
+                      model={"embed_dim": 16}))
+    err = capfd.readouterr().err.splitlines()
+    assert len(err) == 3, err  # the model line, then one line per epoch (16 steps each)
+    assert err[1].startswith("epoch 1;") and err[2].startswith("epoch 2;") and "fused" in err[2]

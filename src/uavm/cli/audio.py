@@ -18,9 +18,10 @@ from ..train import audio_encoder as training
 def train_audio_encoder(recipe: str | None, resume: bool, out_dir: str | None, overrides: tuple[str, ...]) -> None:
     """Train an audio encoder; OVERRIDES are key=value settings (train=data.json epochs=5 device=cuda ...).
 
-    Writes checkpoint.pt (every epoch, for --resume), best.safetensors (best epoch on
-    the validation split), final.safetensors, averaged.safetensors (with
-    weight_averaging), results.csv / results.json / results.png and skipped_clips.json.
+    Writes what every training run writes (config.yaml, checkpoint.pt for --resume,
+    best_model.safetensors: the best epoch on the validation split, last_model.safetensors,
+    results.csv / results.json / results.png, train.log), and averaged.safetensors (with
+    weight_averaging) and skipped_clips.json.
     """
     settings = list(overrides) + ([f"out_dir={out_dir}"] if out_dir else [])
     config = training.config_from_recipe(recipe, settings)
@@ -28,10 +29,10 @@ def train_audio_encoder(recipe: str | None, resume: bool, out_dir: str | None, o
     summary = {
         "out_dir": str(result.out_dir),
         "best_epoch": result.best_epoch,
-        "best": str(result.best_path) if result.best_path else None,
-        "final": str(result.final_path),
-        "averaged": str(result.averaged_path) if result.averaged_path else None,
+        "best_model": str(result.best_model),
+        "last_model": str(result.last_model),
+        "averaged": str(result.extra["averaged_model"]) if result.extra.get("averaged_model") else None,
         "last_epoch": result.history[-1] if result.history else None,
-        "skipped_clips": len(result.skipped),
+        "skipped_clips": len(result.extra.get("skipped", [])),
     }
     click.echo(json.dumps(summary, indent=2))

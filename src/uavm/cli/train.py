@@ -56,8 +56,9 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
     from ..data.dataset import open_dataset
     from ..data.labels import load_labels
     from ..models.checkpoint import load_model
-    from ..train.distributed import pick_device
-    from ..train.evaluate import MODES, evaluate as run_eval, export_vggsounder as export, summary
+    from ..device import resolve_device, use_bf16
+    from ..modality import VIEWS
+    from ..train.evaluate import evaluate as run_eval, export_vggsounder as export, summary
 
     model = load_model(checkpoint)
     label_set = load_labels(labels or _labels_for(model.config.num_classes))
@@ -66,14 +67,14 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
                           f"the labels {len(label_set)}")
     if feat_norm is None:
         feat_norm = _run_setting(Path(checkpoint), "feat_norm", True)
-    dev = pick_device(device)
+    dev = resolve_device(device)
     dataset = open_dataset(data, label_set, model.config.seq_len)
     result = run_eval(model.to(dev), dataset, batch_size=batch_size, feat_norm=feat_norm, device=dev,
-                      num_workers=num_workers, bf16=dev.type == "cuda" and torch.cuda.is_bf16_supported(),
+                      num_workers=num_workers, bf16=use_bf16(dev, None) and torch.cuda.is_bf16_supported(),
                       progress=True)
     metrics = summary(result)
     click.echo(f"{'':>6} {'acc':>8} {'mAP':>8} {'mAUC':>8} {'d_prime':>8}   ({len(dataset)} clips)")
-    for m in MODES:
+    for m in VIEWS:
         row = metrics[m]
         click.echo(f"{m:>6} " + " ".join(f"{row[k]:8.4f}" for k in ("acc", "mAP", "mAUC", "d_prime")))
     if json_out:
@@ -99,7 +100,7 @@ def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_do
 
     from ..train.config import apply_overrides, build_config, load_recipe
     from ..train.distributed import teardown
-    from ..train.released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
+    from ..recipes.vggsound_released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
     from ..train.trainer import train as run_training
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):

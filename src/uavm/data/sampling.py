@@ -1,20 +1,17 @@
-"""Class-balanced sampling (SPEC §4) and an epoch sampler that also works under DDP.
+"""Class-balanced sampling: per-clip weights and the seeded draw of one epoch.
 
 A clip's weight is the sum over its labels of ``1000 / (count(label) + 0.01)``,
 ``count`` being the label's frequency in the training set; an epoch draws
 ``len(train)`` clips with replacement in proportion to these weights. The draw
 of epoch ``e`` is a pure function of ``(seed, e)``, so a resumed run and every
-DDP rank see the same epoch; rank ``r`` of ``W`` takes positions ``r, r+W, ...``,
-which makes its step-``i`` batch of size ``B/W`` one interleaved slice of the
-single-process step-``i`` batch of size ``B``.
+DDP rank see the same epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import torch.utils.data
 
 WEIGHT_NUMERATOR = 1000.0
 COUNT_OFFSET = 0.01
@@ -49,48 +46,3 @@ def draw_epoch(n_items: int, num_draws: int, weights: np.ndarray | None, rng: np
     if p.shape != (n_items,) or not np.all(np.isfinite(p)) or (p < 0).any() or p.sum() <= 0:
         raise ValueError("sampling weights must be finite, non-negative, one per item, not all zero")
     return rng.choice(n_items, size=num_draws, replace=True, p=p / p.sum())
-
-
-def rank_share(indices: np.ndarray, rank: int, world_size: int) -> np.ndarray:
-    """Rank ``rank``'s positions ``rank, rank+W, ...`` of an epoch, equal length on every rank."""
-    per_rank = len(indices) // world_size
-    return indices[rank : per_rank * world_size : world_size]
-
-
-class EpochSampler(torch.utils.data.Sampler[int]):
-    """A DataLoader sampler: balanced (``weights`` given) or shuffled, deterministic per ``(seed, epoch)``.
-
-    Call :meth:`set_epoch` before each epoch. Under DDP every rank builds it with
-    its ``rank`` / ``world_size`` and iterates its own share of the same draw.
-    """
-
-    def __init__(
-        self,
-        n_items: int,
-        weights: np.ndarray | None = None,
-        num_samples: int | None = None,
-        *,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-    ):
-        self.n_items = n_items
-        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
-        self.num_samples = n_items if num_samples is None else num_samples
-        self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose draw the next iteration yields."""
-        self.epoch = epoch
-
-    def epoch_indices(self) -> np.ndarray:
-        """This rank's indices for the current epoch."""
-        full = draw_epoch(self.n_items, self.num_samples, self.weights, epoch_rng(self.seed, self.epoch))
-        return rank_share(full, self.rank, self.world_size)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.epoch_indices().tolist())
-
-    def __len__(self) -> int:
-        return self.num_samples // self.world_size

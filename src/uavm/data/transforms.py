@@ -1,4 +1,4 @@
-"""The training-time transforms of SPEC §4, on whole batches.
+"""The training-time transforms of the reference recipe (mixup, label smoothing, noise, roll), on whole batches.
 
 Per clip, in the reference's order: pad / cut to ``seq_len`` → L2-normalise every
 time step (``feat_norm``) → mixup with a partner clip (probability ``mixup``,

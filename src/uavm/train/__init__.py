@@ -1,1 +1,1 @@
-"""Training and evaluation of the UAVM models (SPEC §5)."""
+"""Training and evaluation of the UAVM models and their audio encoder (one trainer shell: shell.py)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..errors import ConfigError
+from ..device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -34,24 +34,12 @@ class DistInfo:
         return self.world_size > 1
 
 
-def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: this rank's GPU when CUDA is available, else the CPU."""
-    if preference == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {preference!r} asked for, but CUDA is not available")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device(f"cuda:{local_rank}")
-    return device
-
-
 def init_distributed(preference: str = "auto") -> DistInfo:
     """Join the ``torchrun`` process group if there is one; return this process's :class:`DistInfo`."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(preference, local_rank)
+    device = resolve_device(preference, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if world_size > 1 and not dist.is_initialized():

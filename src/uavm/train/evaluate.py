@@ -1,7 +1,7 @@
 """Three-way evaluation (audio, visual, audio+visual) and the VGGSounder export.
 
 Unified / independent models see one modality at a time; audio+visual is the
-mean of the two logit vectors (SPEC §5). The cross-attention model always sees
+mean of the two logit vectors. The cross-attention model always sees
 both for audio+visual; its audio-only (visual-only) scores are computed with the
 other modality's features replaced by zeros — the reference reported the fused
 score three times instead.
@@ -16,17 +16,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
 from ..data.dataset import EvalBatches, FeatureDataset
 from ..data.labels import LabelSet
 from ..errors import UAVMError
+from ..modality import VIEWS
+from ..progress import progress_bar
 from .checkpointing import _unwrap
 from .distributed import DistInfo, gather_rows, shard_range
 from .metrics import classification_metrics
 
-MODES = ("a", "v", "av")
 RESULT_COLUMNS = ["acc_a", "mAP_a", "mAUC_a", "acc_v", "mAP_v", "mAUC_v", "acc_av", "mAP_av", "mAUC_av"]
 VGGSOUNDER_CLASSES = 309
 
@@ -40,7 +40,7 @@ def predict_logits(
     was_training = model.training
     model.eval()
     cross = model.config.arch == "cross_attention"
-    out: dict[str, list[torch.Tensor]] = {m: [] for m in MODES}
+    out: dict[str, list[torch.Tensor]] = {m: [] for m in VIEWS}
     index = []
     try:
         for batch in batches:
@@ -54,7 +54,7 @@ def predict_logits(
             scores = {m: s.float() for m, s in scores.items()}
             if not cross:
                 scores["av"] = (scores["a"] + scores["v"]) / 2
-            for m in MODES:
+            for m in VIEWS:
                 out[m].append(scores[m].cpu())
             index.append(batch["index"])
     finally:
@@ -86,26 +86,26 @@ def evaluate(
     batches = EvalBatches(dataset, batch_size, normalise=feat_norm, start=start, stop=stop)
     loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=num_workers,
                                          pin_memory=info.device.type == "cuda")
-    shown = tqdm(loader, desc=desc, leave=False, disable=not (progress and info.is_main))
+    shown = progress_bar(loader, desc=desc, enabled=progress and info.is_main, summary=False)
     logits, index = predict_logits(model, shown, info.device, bf16=bf16)
     index = gather_rows(index, info).numpy()
     logits = {m: gather_rows(x, info).numpy() for m, x in logits.items()}
     order = np.argsort(index, kind="stable")
     logits = {m: x[order] for m, x in logits.items()}
     targets = dataset.targets()
-    result: dict[str, Any] = {m: classification_metrics(logits[m], targets) for m in MODES}
+    result: dict[str, Any] = {m: classification_metrics(logits[m], targets) for m in VIEWS}
     result.update(logits=logits, targets=targets, clip_ids=list(dataset.clip_ids))
     return result
 
 
 def result_row(result: dict[str, Any]) -> dict[str, float]:
     """The reference's per-epoch columns ``acc_a, mAP_a, mAUC_a, ..., mAUC_av`` of an evaluation."""
-    return {f"{k}_{m}": float(result[m][k]) for m in MODES for k in ("acc", "mAP", "mAUC")}
+    return {f"{k}_{m}": float(result[m][k]) for m in VIEWS for k in ("acc", "mAP", "mAUC")}
 
 
 def summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The metrics of an evaluation without the logits (JSON-ready)."""
-    return {m: {k: float(v) for k, v in result[m].items()} for m in MODES}
+    return {m: {k: float(v) for k, v in result[m].items()} for m in VIEWS}
 
 
 def vggsounder_class_names(labels: LabelSet) -> list[str]:
@@ -123,7 +123,7 @@ def export_vggsounder(result: dict[str, Any], labels: LabelSet, path: str | Path
     names = vggsounder_class_names(labels)
     payload = {}
     for row, clip in enumerate(result["clip_ids"]):
-        scores = {m: result["logits"][m][row] for m in MODES}
+        scores = {m: result["logits"][m][row] for m in VIEWS}
         payload[clip] = {
             "predictions": {m: [names[i] for i in np.argsort(-s, kind="stable")[:top_k]] for m, s in scores.items()},
             "logits": {m: [float(x) for x in s] for m, s in scores.items()},

@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate schedules of SPEC §5.
+"""Optimiser and learning-rate schedules of the reference recipes.
 
 Adam with betas (0.95, 0.999) and weight decay 5e-7; an epoch-level schedule:
 MultiStepLR with milestones ``start, start+step, ...`` and factor ``decay``, or

@@ -12,7 +12,7 @@ import pytest
 from uavm.data.datafile import read_datafile
 from uavm.errors import UAVMError
 from uavm.store import FeatureStore
-from uavm.train.released import URLS, prepare_vggsound_released, released_urls, unpack_npy_zip
+from uavm.recipes.vggsound_released import URLS, prepare_vggsound_released, released_urls, unpack_npy_zip
 
 DIM = 16
 

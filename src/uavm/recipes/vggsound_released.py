@@ -1,10 +1,10 @@
 """The ``vggsound-released`` recipe: the reference's one-click VGGSound run, done right.
 
-Downloads the released pre-extracted features and sample datafiles (SPEC §7)
-through :mod:`uavm.hub` (resumable, atomic), unpacks the per-clip ``.npy``
+Downloads the released pre-extracted features and sample datafiles (the
+reference's ``a_feat.zip`` / ``v_feat.zip`` and train / test datafiles) through :mod:`uavm.hub` (resumable, atomic), unpacks the per-clip ``.npy``
 files, rewrites the datafiles' cluster paths to the local files (clips whose
 files are absent are listed, not fatal), packs both splits into feature stores
-and trains. Every stage is skipped when its output is already complete, so an
+with :func:`uavm.extraction.pack.pack_datafile` and trains. Every stage is skipped when its output is already complete, so an
 interrupted run picks up where it stopped.
 """
 
@@ -16,16 +16,17 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from ..atomic import atomic_path, write_text_atomic
 from ..data.datafile import read_datafile, rewrite_paths, write_datafile
+from ..data.labels import load_labels
 from ..errors import UAVMError
+from ..extraction.pack import pack_datafile
 from ..hub import download, filename_from_url
-from ..store import FeatureStore, FeatureStoreWriter
-from ..store.reference_layout import iter_reference_clips, load_reference_clip
+from ..progress import progress_bar
+from ..store import FeatureStore
 
-log = logging.getLogger("uavm.train")
+log = logging.getLogger("uavm.recipes")
+COMPLETE = ".complete"
 
 URLS = {
     "audio": "https://www.dropbox.com/s/px08p7zgovh7b3p/a_feat.zip?dl=1",
@@ -88,14 +89,14 @@ def prepare_vggsound_released(
         datafiles[split], missing[split] = rewrite_released_datafile(
             source, root / "datafiles" / f"{split}.json", features["audio"], features["visual"]
         )
-        stores[split] = pack_datafile(datafiles[split], root / "store" / split, label_set="vggsound",
-                                      shard_size=shard_size, progress=progress)
+        stores[split] = pack_split(datafiles[split], root / "store" / split, len(read_datafile(datafiles[split])),
+                                   shard_size=shard_size, progress=progress)
     return PreparedData(stores=stores, datafiles=datafiles, missing=missing)
 
 
 def is_prepared(root: str | Path) -> bool:
     """Whether both splits' stores under ``root`` are complete."""
-    return all((Path(root) / "store" / split / ".complete").exists() for split in SPLITS)
+    return all((Path(root) / "store" / split / COMPLETE).exists() for split in SPLITS)
 
 
 def unpack_npy_zip(archive: Path, dest: Path, *, progress: bool = True) -> int:
@@ -111,7 +112,7 @@ def unpack_npy_zip(archive: Path, dest: Path, *, progress: bool = True) -> int:
     count = 0
     with zf:
         members = [m for m in zf.infolist() if m.filename.endswith(".npy") and not m.is_dir()]
-        for member in tqdm(members, desc=f"unpack {archive.name}", unit="file", disable=not progress):
+        for member in progress_bar(members, desc=f"unpack {archive.name}", unit="file", enabled=progress):
             target = dest / Path(member.filename).name
             if target.exists() and target.stat().st_size == member.file_size:
                 count += 1
@@ -140,21 +141,12 @@ def rewrite_released_datafile(source: Path, dest: Path, audio_dir: Path, visual_
     return dest, len(absent)
 
 
-def pack_datafile(
-    datafile: Path, store: Path, *, label_set: str | None = None, shard_size: int = 4096, progress: bool = True
-) -> Path:
-    """Pack a reference datafile's clips into a feature store (resumable: packed clips are skipped)."""
-    clips = list(iter_reference_clips(datafile))
-    if (store / ".complete").exists() and len(FeatureStore(store)) == len(clips):
+def pack_split(datafile: Path, store: Path, n_clips: int, *, shard_size: int = 4096, progress: bool = True) -> Path:
+    """Pack one rewritten split into a VGGSound feature store, once: a complete store of ``n_clips`` is kept."""
+    if (store / COMPLETE).exists() and len(FeatureStore(store)) == n_clips:
         return store
-    first_audio, _ = load_reference_clip(clips[0])
-    dim = int(first_audio.shape[1])
-    with FeatureStoreWriter(store, seq_len=30, dim=dim, shard_size=shard_size, label_set=label_set,
-                            metadata={"source": "vggsound released features (reference layout)"}) as writer:
-        for clip in tqdm(clips, desc=f"pack {store.name}", unit="clip", disable=not progress):
-            if clip.clip_id in writer:
-                continue
-            audio, visual = load_reference_clip(clip, dim)
-            writer.add(clip.clip_id, str(clip.afeat), clip.labels, audio, visual)
-    write_text_atomic(store / ".complete", "ok\n")
+    report = pack_datafile(datafile, store, labels=load_labels("vggsound"), shard_size=shard_size, progress=progress)
+    if report.failures:
+        raise UAVMError(f"{datafile}: {report.failures} clips could not be packed (see {store})")
+    write_text_atomic(store / COMPLETE, "ok\n")
     return store

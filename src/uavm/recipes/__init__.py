@@ -1,0 +1,1 @@
+"""Named end-to-end recipes (``uavm recipe NAME``): data preparation followed by training."""
