@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from uavm.errors import UAVMError
-from uavm.features.audio_io import load_audio
+from uavm.media.audio_io import load_audio
 from uavm.features.fbank import (
     FBANK_STATS,
     ClipTooShortError,

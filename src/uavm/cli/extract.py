@@ -44,18 +44,19 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     N -m uavm extract ...` to spread the work over GPUs and nodes.
     """
     from ..data.labels import load_labels
-    from ..extraction import ExtractOptions, extract as run_extract, read_inputs, resolve_encoders
+    from ..extraction import ExtractOptions, extract as run_extract, read_inputs
+    from ..features.spec import FeatureSpec
     from ..extraction.distributed import choose_shard, torchrun_shard
     from ..extraction.failures import FAILURES, read_failures
 
     part = choose_shard(shard)
     vocabulary = load_labels(labels) if labels else None
     items = read_inputs(input)
-    encoders = resolve_encoders(audio_encoder, visual_encoder)
+    spec = FeatureSpec(audio_encoder, visual_encoder, fps=fps, short_side=short_side, interpolation=interpolation,
+                       seq_len=seq_len).validate("uavm extract")
     options = ExtractOptions(workers=workers, batch_size=batch_size, frame_batch=frame_batch, shard_size=shard_size,
-                             seq_len=seq_len, fps=fps, short_side=short_side, interpolation=interpolation,
                              device=device, bf16=bf16, progress=not quiet)
-    report = run_extract(items, out, encoders, options, labels=vocabulary, shard=part)
+    report = run_extract(items, out, spec, options, labels=vocabulary, shard=part)
     click.echo(report.summary())
     if part is not None:
         click.echo(f"part {part[0]}/{part[1]} done; " + (f"all parts joined into {out}" if report.merged

@@ -18,13 +18,15 @@ import torch
 import torch.utils.data
 
 from ..errors import ConfigError, MediaError, UAVMError
+from ..modality import MODALITIES
+from ..sequence import pad_or_cut
+from ..store import FeatureStore
 from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
 from .transforms import AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets
-from .transforms import pad_or_cut, time_roll
+from .transforms import time_roll
 
-MODALITIES = ("a", "v")
 STORE_NAMES = {"a": "audio", "v": "visual"}
 
 
@@ -68,8 +70,6 @@ class StoreDataset(FeatureDataset):
 
     def __init__(self, store, labels: LabelSet, seq_len: int | None = None):
         if isinstance(store, (str, Path)):
-            from ..store import FeatureStore
-
             store = FeatureStore(store)
         self.store = store
         self.labels = labels

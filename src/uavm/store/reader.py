@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UAVMError
+from ..features.spec import FeatureSpec
 from .records import DTYPE, MODALITIES, ClipRecord, Manifest, read_records
 
 
@@ -52,6 +53,11 @@ class FeatureStore:
     def metadata(self) -> dict[str, Any]:
         """Free-form facts stored by the writer (e.g. the encoders used)."""
         return self.manifest.metadata
+
+    @property
+    def feature_spec(self) -> FeatureSpec | None:
+        """How the features were made, ``None`` when the store does not record it (a packed store)."""
+        return self.manifest.feature_spec
 
     def index_of(self, clip_id: str) -> int:
         """Position of ``clip_id`` in :attr:`records`."""

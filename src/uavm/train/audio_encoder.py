@@ -37,7 +37,7 @@ from ..data.sampling import balanced_weights, draw_epoch, epoch_rng
 from ..data.transforms import AugmentConfig, draw_augmentation, make_targets
 from ..errors import ConfigError, UAVMError
 from ..features.audio_encoder import AudioEncoder
-from ..features.audio_io import load_audio
+from ..media.audio_io import load_audio
 from ..features.fbank import FBANK_STATS, normalized_fbank, samples_for_frames
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import DATASET_DEFAULTS, apply_overrides, load_recipe

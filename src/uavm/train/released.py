@@ -23,7 +23,7 @@ from ..data.datafile import read_datafile, rewrite_paths, write_datafile
 from ..errors import UAVMError
 from ..hub import download, filename_from_url
 from ..store import FeatureStore, FeatureStoreWriter
-from ..store.reference_layout import iter_reference_clips, load_reference_clip
+from ..data.reference_layout import iter_reference_clips, load_reference_clip
 
 log = logging.getLogger("uavm.train")
 

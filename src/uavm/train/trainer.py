@@ -113,13 +113,10 @@ def model_info_for(config: TrainConfig, labels: LabelSet) -> dict[str, Any]:
     """What a user of a trained model needs beside its weights (see :func:`uavm.models.read_model_info`):
     the label set, the loss (softmax or sigmoid scores), ``feat_norm`` and, when training read a feature
     store, how its features were made (encoders, fbank settings, frame rate, frame size)."""
-    from ..store.records import FEATURE_SETTINGS, MANIFEST, Manifest
+    from ..store.records import stored_feature_settings
 
     info: dict[str, Any] = {**labels_to_info(labels), "loss": config.loss, "feat_norm": config.feat_norm}
-    store = Path(config.train)
-    if (store / MANIFEST).is_file():
-        metadata = Manifest.load(store).metadata
-        info.update({k: metadata[k] for k in FEATURE_SETTINGS if metadata.get(k) is not None})
+    info.update(stored_feature_settings(config.train))
     return info
 
 
