@@ -9,7 +9,9 @@ weights, for offline tests and demos: the same spec gives the same weights), or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -62,28 +64,25 @@ def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO_ENCODER,
 
 def resolve_audio_encoder(spec: str | None) -> AudioEncoder | None:
     """An :class:`AudioEncoder` from a spec, ``None`` for ``none``."""
-    if spec is None or spec.lower() in NO_ENCODER:
-        return None
-    random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return AudioEncoder(size, num_classes=309, dataset="vggsound").eval()
-    return AudioEncoder.from_checkpoint(spec).eval()
+    return _resolve(spec, AudioEncoder, lambda size: AudioEncoder(size, num_classes=309, dataset="vggsound"))
 
 
 def resolve_visual_encoder(spec: str | None) -> VisualEncoder | None:
     """A :class:`VisualEncoder` from a spec, ``None`` for ``none``."""
+    return _resolve(spec, VisualEncoder, VisualEncoder)
+
+
+def _resolve(spec: str | None, kind: type, make_random: Callable[[str], torch.nn.Module]) -> Any:
+    """``None`` for ``none``; seeded random weights for ``random:<size>[:<seed>]``; else ``kind.from_checkpoint``."""
     if spec is None or spec.lower() in NO_ENCODER:
         return None
     random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return VisualEncoder(size).eval()
-    return VisualEncoder.from_checkpoint(spec).eval()
+    if random is None:
+        return kind.from_checkpoint(spec).eval()
+    size, seed = random
+    with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+        torch.manual_seed(seed)
+        return make_random(size).eval()
 
 
 def audio_input_for(encoder: AudioEncoder) -> FbankSpec:

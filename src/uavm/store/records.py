@@ -137,6 +137,37 @@ class Manifest:
 SPEC_MARKERS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
 
 
+class ManifestView:
+    """The store-wide facts of an object holding a :class:`Manifest` (the reader and the writer)."""
+
+    manifest: Manifest
+
+    @property
+    def seq_len(self) -> int:
+        """Time steps per clip."""
+        return self.manifest.seq_len
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension."""
+        return self.manifest.dim
+
+    @property
+    def label_set(self) -> str | None:
+        """Name (or CSV path) of the label vocabulary the records' mids belong to, if known."""
+        return self.manifest.label_set
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Free-form facts stored by the writer (e.g. the feature spec)."""
+        return self.manifest.metadata
+
+    @property
+    def feature_spec(self) -> FeatureSpec | None:
+        """How the features were made, ``None`` when the store does not record it (a packed store)."""
+        return self.manifest.feature_spec
+
+
 def stored_feature_settings(store: str | Path) -> dict[str, Any]:
     """The feature spec of the store at ``store`` as :meth:`FeatureSpec.to_dict` writes it (what a trained
     model's info records); ``{}`` when ``store`` is not a feature store or does not record its spec."""
