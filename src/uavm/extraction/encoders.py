@@ -25,12 +25,11 @@ from ..features.visual_encoder import VisualEncoder
 
 @dataclass
 class Encoders:
-    """The encoders of an extraction (``None``: modality skipped) and how they were specified."""
+    """The encoders of an extraction (``None``: modality skipped) and the log-mel input the audio one expects."""
 
     audio: AudioEncoder | None
     visual: VisualEncoder | None
     audio_input: FbankSpec = field(default_factory=FbankSpec)  # the log-mel input the audio encoder expects
-    specs: dict[str, str] = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -56,8 +55,7 @@ def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO_ENCODER,
     visual = resolve_visual_encoder(visual_spec)
     if audio is None and visual is None:
         raise ConfigError("both encoders are 'none': nothing to extract")
-    encoders = Encoders(audio, visual, audio_input_for(audio) if audio is not None else FbankSpec(),
-                        {"audio": str(audio_spec or "none"), "visual": str(visual_spec or "none")})
+    encoders = Encoders(audio, visual, audio_input_for(audio) if audio is not None else FbankSpec())
     encoders.dim  # noqa: B018 - raises early when the sizes disagree
     return encoders
 

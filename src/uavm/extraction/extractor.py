@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..device import resolve_device, use_bf16
+from ..errors import ConfigError
 from ..features.spec import FeatureSpec
 from ..modality import LONG_NAMES
 from .decode import MISSING, DecodedClip, decode_clip, describe_problems
@@ -80,6 +81,9 @@ class FeatureExtractor:
                  encoder_fbank: bool = True):
         spec = (spec or FeatureSpec()).validate()
         self.encoders = encoders if encoders is not None else resolve_encoders(spec.audio_encoder, spec.visual_encoder)
+        if (self.encoders.audio is None, self.encoders.visual is None) != (not spec.audio, not spec.visual):
+            raise ConfigError("the encoders given do not match the feature spec: "
+                              f"audio {spec.audio_encoder or 'none'}, visual {spec.visual_encoder or 'none'}")
         if encoder_fbank and self.encoders.audio is not None:
             spec = spec.replace(fbank=self.encoders.audio_input)
         self.spec: FeatureSpec = spec
