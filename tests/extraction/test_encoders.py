@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from uavm.errors import ConfigError
-from uavm.extraction.extractor import FeatureExtractor
-from uavm.features.spec import FeatureSpec
 from uavm.extraction.encoders import audio_input_for, resolve_audio_encoder, resolve_encoders, resolve_visual_encoder
+from uavm.extraction.extractor import FeatureExtractor
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.fbank import FBANK_STATS
+from uavm.features.spec import FeatureSpec
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

@@ -24,9 +24,8 @@ from ..store import FeatureStore
 from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
-from .transforms import (
-    AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets, time_roll,
-)
+from .transforms import AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets
+from .transforms import time_roll
 
 
 class FeatureDataset:
