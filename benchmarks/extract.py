@@ -25,7 +25,9 @@ from pathlib import Path
 
 import torch
 
-from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
+from uavm.extraction import ExtractOptions, extract, read_inputs
+from uavm.extraction.extractor import FeatureExtractor
+from uavm.features.spec import FeatureSpec
 
 
 def make_clips(folder: Path, count: int, seconds: float) -> None:
@@ -57,14 +59,15 @@ def main() -> None:
     try:
         (work / "clips").mkdir()
         make_clips(work / "clips", args.clips, args.seconds)
-        encoders = resolve_encoders(f"random:{args.size}", f"random:{args.size}")
         options = ExtractOptions(workers=args.workers, batch_size=args.batch_size, device=args.device,
                                  bf16=args.bf16 or None, progress=False)
+        extractor = FeatureExtractor(FeatureSpec(f"random:{args.size}", f"random:{args.size}"), device=args.device,
+                                    bf16=options.bf16, frame_batch=options.frame_batch)
         # one warm-up clip so one-time set-up (kernel selection, worker start) is not counted per clip
         items = read_inputs(work / "clips")
-        extract(items[:1], work / "warmup", encoders, options)
+        extract(items[:1], work / "warmup", extractor, options)
         start = time.perf_counter()
-        report = extract(items, work / "store", encoders, options)
+        report = extract(items, work / "store", extractor, options)
         wall = time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)

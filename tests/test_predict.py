@@ -12,7 +12,8 @@ import torch
 import uavm
 from uavm.cli import main
 from uavm.data.labels import load_labels
-from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
+from uavm.extraction import ExtractOptions, extract, read_inputs
+from uavm.features.spec import FeatureSpec
 from uavm.store import FeatureStore
 
 AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
@@ -63,8 +64,8 @@ def test_predictions_equal_extracted_features_through_the_model(checkpoint, clip
     assert result.notes == [] and result.error is None
 
     store_dir = tmp_path / "store"
-    extract(read_inputs(clips), store_dir, resolve_encoders(AUDIO, VISUAL),
-            ExtractOptions(workers=0, short_side=SHORT_SIDE, progress=False))
+    extract(read_inputs(clips), store_dir, FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
+            ExtractOptions(workers=0, progress=False))
     store = FeatureStore(store_dir)
     row = [r.clip_id for r in store.records].index("bigbuckbunny")
     model = uavm.load_model(checkpoint)

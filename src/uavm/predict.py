@@ -20,14 +20,14 @@ import torch
 from torch import nn
 
 from .data.labels import LabelSet, labels_from_info, load_labels
-from .data.transforms import feat_norm, pad_or_cut
+from .data.transforms import feat_norm
 from .errors import ConfigError, UAVMError
-from .extraction.decode import MISSING, DecodeConfig, decode_clip, describe_problems
-from .extraction.encoders import AudioInput, Encoders, resolve_encoders
-from .extraction.inputs import ClipInput, media_in_folder
-from .extraction.pipeline import ExtractOptions, encode_batch
+from .extraction.extractor import ClipFeatures, FeatureExtractor
+from .extraction.inputs import media_in_folder
+from .features.spec import FeatureSpec
+from .modality import MODALITIES, NAMES, VIEW_NAMES
 from .models import REGISTRY, create_model, load_model, read_model_info
-from .store.records import FEATURE_SETTINGS
+from .sequence import pad_or_cut
 
 Ranked = list[tuple[str, float]]
 
@@ -46,36 +46,41 @@ class ClipPrediction:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        for view in ("audio", "visual", "fused"):
+        for view in VIEW_NAMES:
             if out[view] is not None:
                 out[view] = [{"label": name, "probability": round(p, 6)} for name, p in out[view]]
         return out
 
 
 @dataclass
-class ModelInputs:
-    """How a model's inputs are made: encoder specs, fbank settings, frame sampling, labels."""
+class ModelFacts:
+    """What a model says about its inputs: how its features are made (``None``: not recorded) and its labels."""
 
-    audio_encoder: str | None = None
-    visual_encoder: str | None = None
+    spec: FeatureSpec | None = None
+    fbank_recorded: bool = False  # the spec's log-mel settings come from the model file
     labels: LabelSet | None = None
-    audio_fbank: dict[str, Any] | None = None
-    fps: float = 3
-    short_side: int = 224
-    interpolation: str = "bicubic"
     feat_norm: bool = True  # L2-normalise each time step, as in training
     multi_label: bool = False  # sigmoid scores (AudioSet, BCE) instead of a softmax
 
     @classmethod
-    def of(cls, model_spec: str | Path) -> ModelInputs:
+    def of(cls, model_spec: str | Path) -> ModelFacts:
         """What the registry or the checkpoint file says about ``model_spec``."""
         entry = REGISTRY.get(str(model_spec))
         if entry is not None:
-            return cls(entry.audio_encoder, entry.visual_encoder, load_labels(entry.dataset),
+            return cls(FeatureSpec(entry.audio_encoder, entry.visual_encoder), labels=load_labels(entry.dataset),
                        multi_label=entry.dataset == "audioset")
         info = read_model_info(model_spec)
-        known = {k: info[k] for k in (*FEATURE_SETTINGS, "feat_norm") if info.get(k) is not None}
-        return cls(**known, labels=labels_from_info(info), multi_label=info.get("loss") == "bce")
+        recorded = any(info.get(k) is not None for k in ("audio_encoder", "visual_encoder"))
+        spec = FeatureSpec.from_dict(info, f"{model_spec}: model info") if recorded else None
+        return cls(spec, info.get("audio_fbank") is not None, labels_from_info(info),
+                   feat_norm=info["feat_norm"] if info.get("feat_norm") is not None else True,
+                   multi_label=info.get("loss") == "bce")
+
+    def encoder(self, modality: str) -> str | None:
+        """The recorded encoder spec of ``modality`` (``"none"``: not used), ``None`` when not recorded."""
+        if self.spec is None:
+            return None
+        return self.spec.to_dict()[f"{modality}_encoder"]
 
 
 class Predictor:
@@ -91,13 +96,13 @@ class Predictor:
     def __init__(self, model: str | Path | nn.Module = "uavm_vggsound", *, audio_encoder: str | None = None,
                  visual_encoder: str | None = None, labels: str | Path | None = None, top_k: int = 5,
                  device: str = "auto", batch_size: int = 8, bf16: bool | None = None):
-        inputs = ModelInputs() if isinstance(model, nn.Module) else ModelInputs.of(model)
+        facts = ModelFacts() if isinstance(model, nn.Module) else ModelFacts.of(model)
         self.model = model if isinstance(model, nn.Module) else _load(model)
         self.arch = self.model.config.arch
         name = "the model" if isinstance(model, nn.Module) else str(model)
-        audio_spec = audio_encoder or inputs.audio_encoder
-        visual_spec = visual_encoder or inputs.visual_encoder
-        label_set = load_labels(labels) if labels is not None else inputs.labels
+        audio_spec = audio_encoder or facts.encoder("audio")
+        visual_spec = visual_encoder or facts.encoder("visual")
+        label_set = load_labels(labels) if labels is not None else facts.labels
         for what, value, flag in (("audio encoder", audio_spec, "--audio-encoder"),
                                   ("visual encoder", visual_spec, "--visual-encoder"), ("label set", label_set, "--labels")):
             if value is None:
@@ -106,18 +111,14 @@ class Predictor:
         if len(self.labels) != self.model.config.num_classes:
             raise ConfigError(f"{name}: {self.model.config.num_classes} classes, but the label set "
                               f"{self.labels.source or '(embedded)'} has {len(self.labels)}")
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                                   else "cpu" if device == "auto" else device)
-        self.encoders: Encoders = resolve_encoders(audio_spec, visual_spec).to(self.device)
-        if audio_encoder is None and inputs.audio_fbank:
-            self.encoders.audio_input = AudioInput(**inputs.audio_fbank)
-        self.decode = DecodeConfig(audio=self.encoders.audio is not None, visual=self.encoders.visual is not None,
-                                   fps=inputs.fps, short_side=inputs.short_side, interpolation=inputs.interpolation,
-                                   audio_input=self.encoders.audio_input)
-        self.feat_norm = inputs.feat_norm
-        self.encode_options = ExtractOptions(progress=False, bf16=bf16)
+        spec = (facts.spec or FeatureSpec()).replace(audio_encoder=audio_spec, visual_encoder=visual_spec)
+        # the model file's fbank settings hold unless another audio encoder is asked for
+        self.extractor = FeatureExtractor(spec, device=device, bf16=bf16,
+                                          encoder_fbank=audio_encoder is not None or not facts.fbank_recorded)
+        self.device = self.extractor.device
+        self.feat_norm = facts.feat_norm
         self.model.to(self.device).eval()
-        self.multi_label = inputs.multi_label
+        self.multi_label = facts.multi_label
         self.top_k, self.batch_size = top_k, batch_size
 
     def predict(self, path: str | Path) -> ClipPrediction:
@@ -129,37 +130,27 @@ class Predictor:
 
     def predict_many(self, paths: Iterable[str | Path], progress: bool = False) -> Iterator[ClipPrediction]:
         """Predictions in input order; a file that fails gets ``error`` set and the others go on."""
-        items = [ClipInput(Path(p).name, Path(p)) for p in paths]
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc="predict", unit="clip", disable=not progress)
-        for start in range(0, len(items), self.batch_size):
-            t0 = time.perf_counter()
-            decoded = [decode_clip(item, self.decode) for item in items[start:start + self.batch_size]]
-            t1 = time.perf_counter()
-            features = encode_batch(decoded, self.encoders, self.encode_options)
-            t2 = time.perf_counter()
-            for clip, (audio, visual) in zip(decoded, features):
-                t3 = time.perf_counter()
-                result = self._classify(clip, audio, visual)
-                result.seconds = {"decode_and_fbank": (t1 - t0) / len(decoded),
-                                  "features": (t2 - t1) / len(decoded),
-                                  "model": time.perf_counter() - t3}
-                bar.update()
-                yield result
+        paths = list(paths)
+        bar = tqdm(total=len(paths), desc="predict", unit="clip", disable=not progress)
+        for clip in self.extractor.features_many(paths, self.batch_size):
+            start = time.perf_counter()
+            result = self._classify(clip)
+            result.seconds = {**clip.seconds, "model": time.perf_counter() - start}
+            bar.update()
+            yield result
         bar.close()
 
     @torch.inference_mode()
-    def _classify(self, clip, audio, visual) -> ClipPrediction:
+    def _classify(self, clip: ClipFeatures) -> ClipPrediction:
         result = ClipPrediction(str(clip.item.path))
-        problems = clip.problems
-        if audio is None and visual is None:
-            result.error = f"{clip.item.path}: {describe_problems(problems)}"
+        result.error = clip.error()
+        if result.error:
             return result
-        for modality, array in (("audio", audio), ("visual", visual)):
-            if array is None:
-                result.notes.append(f"{modality}: {describe_problems({modality: problems.get(modality, MISSING)})}")
-        x = {m: None if a is None else self._input(a) for m, a in (("a", audio), ("v", visual))}
+        result.notes += clip.notes()
+        arrays = dict(zip(MODALITIES, (clip.audio, clip.visual)))
+        x = {m: None if a is None else self._input(a) for m, a in arrays.items()}
         if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
             a = x["a"] if x["a"] is not None else torch.zeros_like(x["v"])
             v = x["v"] if x["v"] is not None else torch.zeros_like(x["a"])
@@ -169,8 +160,8 @@ class Predictor:
         else:
             logits = {m: None if t is None else self.model(t, m) for m, t in x.items()}
             fused = (logits["a"] + logits["v"]) / 2 if x["a"] is not None and x["v"] is not None else None
-        result.audio = self._rank(logits["a"][0]) if logits["a"] is not None else None
-        result.visual = self._rank(logits["v"][0]) if logits["v"] is not None else None
+        for m in MODALITIES:
+            setattr(result, NAMES[m], self._rank(logits[m][0]) if logits[m] is not None else None)
         result.fused = self._rank(fused[0]) if fused is not None else None
         return result
 

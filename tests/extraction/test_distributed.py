@@ -43,13 +43,13 @@ def test_shard_specs(monkeypatch):
 
 
 @pytest.mark.slow
-def test_manual_shards_join_when_the_last_part_is_done(tmp_path, many_folder, tiny_encoders, reference_store):
+def test_manual_shards_join_when_the_last_part_is_done(tmp_path, many_folder, tiny_extractor, reference_store):
     items = read_inputs(many_folder)
-    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, short_side=SHORT_SIDE, progress=False)
-    second = extract(items, tmp_path / "store", tiny_encoders, options, shard=(1, 2))
+    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, progress=False)
+    second = extract(items, tmp_path / "store", tiny_extractor, options, shard=(1, 2))
     assert not second.merged and not (tmp_path / "store" / "store.json").exists()
     assert len(FeatureStore(part_path(tmp_path / "store", 1, 2))) == 3  # 4 items, one broken
-    first = extract(items, tmp_path / "store", tiny_encoders, options, shard=(0, 2))
+    first = extract(items, tmp_path / "store", tiny_extractor, options, shard=(0, 2))
     assert first.merged
     assert_same_store(FeatureStore(tmp_path / "store"), FeatureStore(reference_store))
     assert read_failures(tmp_path / "store" / "failures.csv") == read_failures(reference_store / "failures.csv")

@@ -7,8 +7,10 @@ import torch
 
 from uavm.errors import ConfigError
 from uavm.extraction.encoders import audio_input_for, resolve_audio_encoder, resolve_encoders, resolve_visual_encoder
+from uavm.extraction.extractor import FeatureExtractor
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.fbank import FBANK_STATS
+from uavm.features.spec import FeatureSpec
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -29,7 +31,7 @@ def test_random_specs_are_reproducible_and_leave_the_global_rng_alone():
 def test_none_skips_a_modality_but_not_both():
     encoders = resolve_encoders("none", "random:tiny")
     assert encoders.audio is None and encoders.dim == 768
-    assert encoders.describe()["audio_encoder"] == "none"
+    assert FeatureExtractor(FeatureSpec("none", "random:tiny"), encoders=encoders).spec.to_dict()["audio_encoder"] == "none"
     with pytest.raises(ConfigError, match="nothing to extract"):
         resolve_encoders("none", None)
 

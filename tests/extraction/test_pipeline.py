@@ -15,10 +15,11 @@ import torch
 
 from uavm.cli import main
 from uavm.extraction import ExtractOptions, extract, read_inputs
+from uavm.extraction.extractor import FeatureExtractor
 from uavm.extraction.failures import read_failures
-from uavm.features.audio_io import load_audio
 from uavm.features.fbank import normalized_fbank
-from uavm.features.video_io import load_frames
+from uavm.media.audio_io import load_audio
+from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore
 
 from .conftest import SHORT_SIDE, TINY, single_thread_env
@@ -72,23 +73,24 @@ def test_mixed_folder_keeps_good_clips_and_lists_bad_ones(mixed_folder, tmp_path
 
 
 @pytest.mark.slow
-def test_a_rerun_skips_finished_clips(tmp_path, many_folder, tiny_encoders, reference_store):
+def test_a_rerun_skips_finished_clips(tmp_path, many_folder, tiny_extractor, reference_store):
     items = read_inputs(many_folder)
-    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, short_side=SHORT_SIDE, progress=False)
+    options = ExtractOptions(workers=0, batch_size=1, shard_size=2, progress=False)
     assert items[4].clip_id == "clip03_broken"
-    first = extract(items[:5], tmp_path / "store", tiny_encoders, options)
+    first = extract(items[:5], tmp_path / "store", tiny_extractor, options)
     assert (first.extracted, first.failures) == (4, 1)
-    second = extract(items, tmp_path / "store", tiny_encoders, options)
+    second = extract(items, tmp_path / "store", tiny_extractor, options)
     assert (second.already_done, second.extracted, second.failures) == (4, 3, 1)
     assert_same_store(FeatureStore(tmp_path / "store"), FeatureStore(reference_store))
     assert read_failures(tmp_path / "store" / "failures.csv") == read_failures(reference_store / "failures.csv")
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path, many_folder, tiny_encoders):
+def test_resuming_with_other_settings_is_refused(tmp_path, many_folder, tiny_extractor):
     items = read_inputs(many_folder)[:1]
-    extract(items, tmp_path / "s", tiny_encoders, ExtractOptions(workers=0, short_side=SHORT_SIDE, progress=False))
+    extract(items, tmp_path / "s", tiny_extractor, ExtractOptions(workers=0, progress=False))
     with pytest.raises(Exception, match="short_side = 32, not 48"):
-        extract(items, tmp_path / "s", tiny_encoders, ExtractOptions(workers=0, short_side=48, progress=False))
+        extract(items, tmp_path / "s", FeatureExtractor(tiny_extractor.spec.replace(short_side=48), encoders=tiny_extractor.encoders),
+                ExtractOptions(workers=0, progress=False))
 
 
 @pytest.mark.slow

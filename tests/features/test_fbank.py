@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from uavm.errors import UAVMError
-from uavm.features.audio_io import load_audio
 from uavm.features.fbank import (
     FBANK_STATS,
     ClipTooShortError,
@@ -22,6 +21,7 @@ from uavm.features.fbank import (
     num_frames,
     samples_for_frames,
 )
+from uavm.media.audio_io import load_audio
 
 knf = pytest.importorskip("kaldi_native_fbank")
 

@@ -9,9 +9,9 @@ from safetensors.torch import save_file
 
 from uavm.errors import CheckpointError
 from uavm.features.convnext import IMAGENET_URLS
-from uavm.features.video_io import load_frames
 from uavm.features.visual_encoder import VisualEncoder
 from uavm.hub import filename_from_url
+from uavm.media.video_io import load_frames
 
 
 def torchvision_features(model: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .representations import Batch, default_device, model_arch, to_tensor
+from ..device import resolve_device
+from ..modality import LONG_NAMES
+from .representations import Batch, model_arch, to_tensor
 
 
 @dataclass
@@ -84,7 +86,7 @@ def summarize_attention(
     """
     from tqdm.auto import tqdm
 
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model = model.to(device).eval()
     sums: dict[str, list[torch.Tensor]] = {}
     mad_sums: list[torch.Tensor] = []
@@ -162,7 +164,7 @@ def plot_received_attention(summary: AttentionSummary, stem: str | Path) -> list
     for row, (layer, a, v) in enumerate(zip(summary.layers, summary.audio, summary.visual)):
         images = received_attention(a), received_attention(v)
         vmin, vmax = min(image.min() for image in images), max(image.max() for image in images)
-        for col, (name, image) in enumerate(zip(("audio", "visual"), images)):
+        for col, (name, image) in enumerate(zip(LONG_NAMES, images)):
             ax = axes[row, col]
             shown = ax.imshow(image, vmin=vmin, vmax=vmax, aspect="auto", cmap="magma")
             ax.set_yticks(range(image.shape[0]), [f"h{h + 1}" for h in range(image.shape[0])], fontsize=7)

@@ -13,10 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.labels import packaged_labels_for
 from ..errors import ConfigError
 from .representations import Batch
-
-LABELS_BY_CLASSES = {309: "vggsound", 527: "audioset"}
 
 
 def open_model(spec: str | Path, arch: str | None = None, num_heads: int | None = None) -> nn.Module:
@@ -32,9 +31,10 @@ def open_model(spec: str | Path, arch: str | None = None, num_heads: int | None 
 def default_labels(model: nn.Module) -> str:
     """The packaged vocabulary matching the model's class count (VGGSound 309, AudioSet 527)."""
     n = model.config.num_classes
-    if n not in LABELS_BY_CLASSES:
+    name = packaged_labels_for(n)
+    if name is None:
         raise ConfigError(f"the model has {n} classes: give the label CSV of its vocabulary (--labels)")
-    return LABELS_BY_CLASSES[n]
+    return name
 
 
 class DatasetBatches:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..atomic import write_json_atomic
+from ..device import resolve_device
 
 Batch = tuple[Any, Any, Any]
 CACHE_META = "meta.json"
@@ -65,11 +66,6 @@ class ArrayBatches:
             end = start + self.batch_size
             labels = None if self.labels is None else self.labels[start:end]
             yield self.audio[start:end], self.visual[start:end], labels
-
-
-def default_device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def model_arch(model: nn.Module) -> str:
@@ -193,7 +189,7 @@ def compute_representations(
             return cached
         cache.mkdir(parents=True, exist_ok=True)
         (cache / CACHE_META).unlink(missing_ok=True)
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model = model.to(device).eval()
     sink = _Sink(n_clips, cache, dtype)
     has_labels = True

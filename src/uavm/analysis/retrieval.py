@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..device import resolve_device
+
 KS = (1, 5, 10)
 TIES = ("pessimistic", "optimistic")
 
@@ -44,7 +46,7 @@ def retrieval_ranks(
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
     if len(queries) != len(candidates):
         raise ValueError(f"queries and candidates must pair up: {len(queries)} != {len(candidates)}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     q = F.normalize(_tensor(queries, device), dim=1)
     c = F.normalize(_tensor(candidates, device), dim=1)
     ranks = []

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, UAVMError
+from ..modality import VIEWS
 
 # column order of the reference's header-less result.csv
 REFERENCE_COLUMNS = ("acc_a", "mAP_a", "mAUC_a", "acc_v", "mAP_v", "mAUC_v", "acc_av", "mAP_av", "mAUC_av", "lr")
-MODALITIES = ("a", "v", "av")
 MODALITY_NAMES = {"a": "Audio", "v": "Visual", "av": "Audio-visual"}
 SELECTS = ("final", "best")
 RESULTS_CSV = "results.csv"
@@ -149,7 +149,7 @@ def sweep_summary(
     for run in runs:
         try:
             row = pick_epoch(read_results_table(run.results), select, metric)
-            if not any(f"{metric}_{m}" in row for m in MODALITIES):
+            if not any(f"{metric}_{m}" in row for m in VIEWS):
                 raise UAVMError(f"{run.results}: results table has no {metric}_a, {metric}_v or {metric}_av column")
         except UAVMError as exc:
             skipped.append({"series": run.series, "x": str(run.x), "results": str(run.results), "problem": str(exc)})
@@ -160,7 +160,7 @@ def sweep_summary(
     for series, x in sorted(groups, key=lambda key: (order.index(key[0]), key[1])):
         picked = groups[(series, x)]
         out: dict[str, Any] = {"series": series, "x": x, "n_runs": len(picked)}
-        for m in MODALITIES:
+        for m in VIEWS:
             values = np.array([row.get(f"{metric}_{m}", math.nan) for row in picked])
             out[f"{metric}_{m}_mean"] = float(values.mean())
             out[f"{metric}_{m}_std"] = float(values.std())
@@ -178,7 +178,7 @@ def plot_sweep(rows: Sequence[dict[str, Any]], stem: str | Path, xlabel: str, me
         log_x = min(xs) > 0 and max(xs) / min(xs) >= 16
     fig = new_figure(10.0, 3.0)
     axes = fig.subplots(1, 3)
-    for ax, m in zip(axes, MODALITIES):
+    for ax, m in zip(axes, VIEWS):
         for series in series_names:
             points = [row for row in rows if row["series"] == series]
             x = np.array([row["x"] for row in points])

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import click
 
+from ..features.spec import INTERPOLATIONS, FeatureSpec
+
+PAPER = FeatureSpec()  # the flags' defaults: the paper's features
 SOME_FAILED = 2  # exit status when the job finished but some clips are in failures.csv
 
 
 @click.command()
 @click.argument("input", type=click.Path(exists=True))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
-@click.option("--audio-encoder", default="audio_encoder_vggsound", show_default=True,
+@click.option("--audio-encoder", default=PAPER.audio_encoder, show_default=True,
               help="Registry name, checkpoint path/URL, random:<size>[:<seed>], or none.")
-@click.option("--visual-encoder", default="convnext_base_imagenet", show_default=True,
+@click.option("--visual-encoder", default=PAPER.visual_encoder, show_default=True,
               help="Registry name (convnext_<size>_imagenet), checkpoint path/URL, random:<size>[:<seed>], or none.")
 @click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
 @click.option("--workers", type=int, default=4, show_default=True, help="Decoding processes (0: decode in this process).")
@@ -24,10 +27,10 @@ SOME_FAILED = 2  # exit status when the job finished but some clips are in failu
 @click.option("--shard", default=None, help="Do block i of n of the input (i/n); parts join when all are done. "
               "Under torchrun the rank and world size are used.")
 @click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard (commit unit).")
-@click.option("--seq-len", type=int, default=30, show_default=True, help="Time steps stored per clip.")
-@click.option("--fps", type=float, default=3, show_default=True, help="Video frames per second.")
-@click.option("--short-side", type=int, default=224, show_default=True, help="Frame short side in pixels.")
-@click.option("--interpolation", type=click.Choice(["bicubic", "bilinear"]), default="bicubic", show_default=True,
+@click.option("--seq-len", type=int, default=PAPER.seq_len, show_default=True, help="Time steps stored per clip.")
+@click.option("--fps", type=float, default=PAPER.fps, show_default=True, help="Video frames per second.")
+@click.option("--short-side", type=int, default=PAPER.short_side, show_default=True, help="Frame short side in pixels.")
+@click.option("--interpolation", type=click.Choice(INTERPOLATIONS), default=PAPER.interpolation, show_default=True,
               help="Frame resizing: bicubic (reference under FFmpeg >= 5) or bilinear (under FFmpeg 4.x).")
 @click.option("--device", default=None, help="torch device (default: this process's GPU if any, else cpu).")
 @click.option("--bf16/--fp32", "bf16", default=None,
@@ -44,18 +47,18 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     N -m uavm extract ...` to spread the work over GPUs and nodes.
     """
     from ..data.labels import load_labels
-    from ..extraction import ExtractOptions, extract as run_extract, read_inputs, resolve_encoders
+    from ..extraction import ExtractOptions, extract as run_extract, read_inputs
     from ..extraction.distributed import choose_shard, torchrun_shard
     from ..extraction.failures import FAILURES, read_failures
 
     part = choose_shard(shard)
     vocabulary = load_labels(labels) if labels else None
     items = read_inputs(input)
-    encoders = resolve_encoders(audio_encoder, visual_encoder)
+    spec = FeatureSpec(audio_encoder, visual_encoder, fps=fps, short_side=short_side, interpolation=interpolation,
+                       seq_len=seq_len).validate("uavm extract")
     options = ExtractOptions(workers=workers, batch_size=batch_size, frame_batch=frame_batch, shard_size=shard_size,
-                             seq_len=seq_len, fps=fps, short_side=short_side, interpolation=interpolation,
                              device=device, bf16=bf16, progress=not quiet)
-    report = run_extract(items, out, encoders, options, labels=vocabulary, shard=part)
+    report = run_extract(items, out, spec, options, labels=vocabulary, shard=part)
     click.echo(report.summary())
     if part is not None:
         click.echo(f"part {part[0]}/{part[1]} done; " + (f"all parts joined into {out}" if report.merged
@@ -73,7 +76,7 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
 @click.argument("datafile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
 @click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
-@click.option("--seq-len", type=int, default=30, show_default=True, help="Time steps stored per clip.")
+@click.option("--seq-len", type=int, default=PAPER.seq_len, show_default=True, help="Time steps stored per clip.")
 @click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard.")
 @click.option("--threads", type=int, default=8, show_default=True, help="File-reading threads.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

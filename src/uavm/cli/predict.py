@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..modality import VIEW_NAMES
 from ..predict import ClipPrediction, Predictor, media_files
 
 
@@ -45,7 +46,7 @@ def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None,
 
 def _format(result: ClipPrediction) -> str:
     lines = [result.path]
-    for view in ("audio", "visual", "fused"):
+    for view in VIEW_NAMES:
         ranked = getattr(result, view)
         if ranked is not None:
             lines.append(f"  {view}:")

@@ -18,14 +18,21 @@ import torch
 import torch.utils.data
 
 from ..errors import ConfigError, MediaError, UAVMError
+from ..modality import MODALITIES, NAMES
+from ..sequence import pad_or_cut
+from ..store import FeatureStore
 from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
-from .transforms import AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets
-from .transforms import pad_or_cut, time_roll
-
-MODALITIES = ("a", "v")
-STORE_NAMES = {"a": "audio", "v": "visual"}
+from .transforms import (
+    Augmentation,
+    AugmentConfig,
+    augment_features,
+    draw_augmentation,
+    feat_norm,
+    make_targets,
+    time_roll,
+)
 
 
 class FeatureDataset:
@@ -68,8 +75,6 @@ class StoreDataset(FeatureDataset):
 
     def __init__(self, store, labels: LabelSet, seq_len: int | None = None):
         if isinstance(store, (str, Path)):
-            from ..store import FeatureStore
-
             store = FeatureStore(store)
         self.store = store
         self.labels = labels
@@ -81,8 +86,8 @@ class StoreDataset(FeatureDataset):
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         if shifts is not None and self.seq_len == self.store.seq_len:  # the roll inside the gather: one pass
-            return self.store.read(np.asarray(indices), STORE_NAMES[modality], shifts)
-        x = pad_or_cut(self.store.read(np.asarray(indices), STORE_NAMES[modality]), self.seq_len)
+            return self.store.read(np.asarray(indices), NAMES[modality], shifts)
+        x = pad_or_cut(self.store.read(np.asarray(indices), NAMES[modality]), self.seq_len)
         return x if shifts is None else time_roll(x, shifts)
 
     def dim(self, modality: str) -> int:

@@ -109,3 +109,12 @@ def load_labels(name_or_path: str | Path) -> LabelSet:
         with importlib.resources.as_file(resource) as path:
             return read_label_csv(path, source=text.lower())
     return read_label_csv(text)
+
+
+# the class count of each packaged vocabulary (a model's head size says which one it was trained on)
+CLASS_COUNTS: dict[str, int] = {"vggsound": 309, "audioset": 527}
+
+
+def packaged_labels_for(num_classes: int) -> str | None:
+    """The packaged vocabulary with ``num_classes`` classes (``"vggsound"``: 309, ``"audioset"``: 527), else ``None``."""
+    return next((name for name, count in CLASS_COUNTS.items() if count == num_classes), None)

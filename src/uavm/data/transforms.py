@@ -64,18 +64,6 @@ def draw_augmentation(n: int, n_items: int, config: AugmentConfig, rng: np.rando
     )
 
 
-def pad_or_cut(x: np.ndarray, seq_len: int) -> np.ndarray:
-    """Cut a ``[..., T, D]`` array to ``seq_len`` steps or zero-pad it at the end."""
-    length = x.shape[-2]
-    if length == seq_len:
-        return x
-    if length > seq_len:
-        return x[..., :seq_len, :]
-    pad = [(0, 0)] * x.ndim
-    pad[-2] = (0, seq_len - length)
-    return np.pad(x, pad)
-
-
 def feat_norm(x: torch.Tensor) -> torch.Tensor:
     """L2-normalise every time step (last axis); all-zero steps stay zero."""
     return F.normalize(x, dim=-1)

@@ -18,11 +18,12 @@ import torch.nn.functional as F
 import torch.utils.data
 
 from ..errors import ConfigError, UAVMError
-from ..features.audio_io import load_audio
 from ..features.fbank import samples_for_frames
+from ..media.audio_io import load_audio
 from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet
 from .transforms import make_targets
+
 
 @dataclass(frozen=True)
 class Clip:

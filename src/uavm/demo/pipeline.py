@@ -18,14 +18,15 @@ from typing import Any
 from ..atomic import write_json_atomic
 from ..data.labels import load_labels
 from ..errors import UAVMError
-from ..extraction.encoders import resolve_encoders
+from ..extraction.extractor import FeatureExtractor
 from ..extraction.inputs import read_inputs
 from ..extraction.pipeline import ExtractOptions, extract
+from ..features.spec import FeatureSpec
+from ..modality import VIEWS
 from .dataset import SPLITS, make_demo_dataset
 from .report import Figure, Report, Table
 
 ARCHS = ("unified", "independent", "cross_attention")
-VIEWS = (("a", "audio"), ("v", "visual"), ("av", "fused"))
 
 
 @dataclass
@@ -79,12 +80,12 @@ def run_demo(out_dir: str | Path, options: DemoOptions | None = None) -> DemoRes
 
     t = time.perf_counter()
     labels = load_labels(data["labels"])
-    encoders = resolve_encoders(opts.audio_encoder, opts.visual_encoder)
+    extractor = FeatureExtractor(FeatureSpec(opts.audio_encoder, opts.visual_encoder, short_side=opts.short_side))
     stores = {}
     for split in SPLITS:
         stores[split] = out / "features" / split
-        report = extract(read_inputs(data[split]), stores[split], encoders,
-                         ExtractOptions(workers=opts.workers, short_side=opts.short_side, progress=opts.progress),
+        report = extract(read_inputs(data[split]), stores[split], extractor,
+                         ExtractOptions(workers=opts.workers, progress=opts.progress),
                          labels=labels)
         if report.failures:
             raise UAVMError(f"demo extraction failed for {report.failures} clips: {report.store}/failures.csv")
@@ -127,7 +128,7 @@ def _train(arch: str, stores: dict[str, Path], labels: Path, out: Path, opts: De
 
 def _test_row(run) -> dict[str, float]:
     row = next(r for r in run.history if r["epoch"] == run.best_epoch)
-    return {f"{metric}_{view}": 100 * row["test"][view][metric] for view, _ in VIEWS for metric in ("acc", "mAP")}
+    return {f"{metric}_{view}": 100 * row["test"][view][metric] for view in VIEWS for metric in ("acc", "mAP")}
 
 
 def _analyse(checkpoint: Path, store: Path, labels: Path, out: Path, opts: DemoOptions) -> dict[str, Any]:

@@ -15,26 +15,14 @@ import numpy as np
 import torch
 
 from ..errors import MediaError, UAVMError
-from ..features.audio_io import MonoResampler, audio_stream
 from ..features.fbank import normalized_fbank
-from ..features.video_io import FrameSampler, open_media, video_streams
-from .encoders import AudioInput
+from ..features.spec import FeatureSpec
+from ..media.audio_io import MonoResampler, audio_stream
+from ..media.video_io import FrameSampler, open_media, video_streams
+from ..modality import TRACK_NAMES, modality_key
 from .inputs import ClipInput
 
 MISSING = "missing"  # a track's problem when the file simply has no such track
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    """What the workers produce: which modalities, the frame sampling and the fbank."""
-
-    audio: bool = True
-    visual: bool = True
-    fps: float = 3
-    short_side: int = 224
-    interpolation: str = "bicubic"
-    sample_rate: int = 16000
-    audio_input: AudioInput = field(default_factory=AudioInput)
 
 
 @dataclass
@@ -50,7 +38,7 @@ class DecodedClip:
 
 def describe_problems(problems: dict[str, str]) -> str:
     """One line for what went wrong with a clip's tracks (``"no audio track"``, a decoder's complaint, ...)."""
-    texts = {m: (f"no {'video' if m == 'visual' else m} track" if p == MISSING else p) for m, p in problems.items()}
+    texts = {m: (f"no {TRACK_NAMES[modality_key(m)]} track" if p == MISSING else p) for m, p in problems.items()}
     unique = list(dict.fromkeys(texts.values()))
     if len(unique) <= 1:
         return unique[0] if unique else "nothing could be decoded"
@@ -62,8 +50,8 @@ def init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
-    """Decode both tracks of ``item`` in one pass; never raises for a bad file."""
+def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
+    """Decode the tracks ``config`` extracts of ``item`` in one pass; never raises for a bad file."""
     result = DecodedClip(item)
     start = time.perf_counter()
     try:
@@ -77,8 +65,8 @@ def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
     if waveform is not None:
         start = time.perf_counter()
         try:
-            spec = config.audio_input
-            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, config.sample_rate)
+            spec = config.fbank
+            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, spec.sample_rate)
             result.fbank = fbank.numpy().astype(np.float32, copy=False)
         except UAVMError as exc:
             result.problems["audio"] = str(exc)
@@ -86,7 +74,7 @@ def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
     return result
 
 
-def _demux(container: av.container.InputContainer, item: ClipInput, config: DecodeConfig,
+def _demux(container: av.container.InputContainer, item: ClipInput, config: FeatureSpec,
            result: DecodedClip) -> torch.Tensor | None:
     """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``)."""
     sampler = resampler = None
@@ -99,7 +87,7 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Deco
     if config.audio:
         if container.streams.audio:
             astream = audio_stream(container, item.path)
-            resampler = MonoResampler(config.sample_rate)
+            resampler = MonoResampler(config.fbank.sample_rate)
         else:
             result.problems["audio"] = MISSING
     targets = {}

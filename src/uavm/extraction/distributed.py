@@ -54,15 +54,6 @@ def torchrun_shard() -> tuple[int, int] | None:
     return int(os.environ["RANK"]), world
 
 
-def local_device() -> str:
-    """This process's GPU (``LOCAL_RANK`` under torchrun) when there is one, else the CPU."""
-    import torch
-
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
-    return "cpu"
-
-
 def shard_block(items: Sequence[T], index: int, count: int) -> list[T]:
     """The ``index``-th of ``count`` contiguous, near-equal blocks of ``items``."""
     start = len(items) * index // count

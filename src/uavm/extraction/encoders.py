@@ -3,11 +3,13 @@
 A spec is a registry name (``audio_encoder_vggsound``, ``convnext_base_imagenet``
 ...), a checkpoint path or URL, ``random:<size>[:<seed>]`` (seeded random
 weights, for offline tests and demos: the same spec gives the same weights), or
-``none`` to skip that modality.
+``none`` to skip that modality. The audio encoder decides its log-mel input
+(:func:`audio_input_for`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,30 +19,17 @@ from ..errors import ConfigError
 from ..features.audio_encoder import AUDIO_ENCODERS, AudioEncoder
 from ..features.convnext import SIZES
 from ..features.fbank import FBANK_STATS
+from ..features.spec import DEFAULT_AUDIO_ENCODER, DEFAULT_VISUAL_ENCODER, NO_ENCODER, FbankSpec
 from ..features.visual_encoder import VisualEncoder
-
-DEFAULT_AUDIO = "audio_encoder_vggsound"
-DEFAULT_VISUAL = "convnext_base_imagenet"
-NONE = ("", "none", "off")
-
-
-@dataclass
-class AudioInput:
-    """The fbank an audio encoder expects: frames per clip and normalisation statistics."""
-
-    target_frames: int = 990
-    norm_mean: float = FBANK_STATS["vggsound"][0]
-    norm_std: float = FBANK_STATS["vggsound"][1]
 
 
 @dataclass
 class Encoders:
-    """The encoders of an extraction (``None``: modality skipped) and how they were specified."""
+    """The encoders of an extraction (``None``: modality skipped) and the log-mel input the audio one expects."""
 
     audio: AudioEncoder | None
     visual: VisualEncoder | None
-    audio_input: AudioInput = field(default_factory=AudioInput)
-    specs: dict[str, str] = field(default_factory=dict)
+    audio_input: FbankSpec = field(default_factory=FbankSpec)  # the log-mel input the audio encoder expects
 
     @property
     def dim(self) -> int:
@@ -58,58 +47,48 @@ class Encoders:
                 encoder.to(device).eval()
         return self
 
-    def describe(self) -> dict[str, Any]:
-        """What a store's metadata records about how its features were made."""
-        out: dict[str, Any] = {"audio_encoder": self.specs.get("audio"), "visual_encoder": self.specs.get("visual")}
-        if self.audio is not None:
-            out["audio_fbank"] = vars(self.audio_input)
-        return out
 
-
-def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO, visual_spec: str | None = DEFAULT_VISUAL) -> Encoders:
+def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO_ENCODER,
+                     visual_spec: str | None = DEFAULT_VISUAL_ENCODER) -> Encoders:
     """Both encoders from their specs (see the module doc); at least one modality must remain."""
     audio = resolve_audio_encoder(audio_spec)
     visual = resolve_visual_encoder(visual_spec)
     if audio is None and visual is None:
         raise ConfigError("both encoders are 'none': nothing to extract")
-    encoders = Encoders(audio, visual, audio_input_for(audio) if audio is not None else AudioInput(),
-                        {"audio": str(audio_spec or "none"), "visual": str(visual_spec or "none")})
+    encoders = Encoders(audio, visual, audio_input_for(audio) if audio is not None else FbankSpec())
     encoders.dim  # noqa: B018 - raises early when the sizes disagree
     return encoders
 
 
 def resolve_audio_encoder(spec: str | None) -> AudioEncoder | None:
     """An :class:`AudioEncoder` from a spec, ``None`` for ``none``."""
-    if spec is None or spec.lower() in NONE:
-        return None
-    random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return AudioEncoder(size, num_classes=309, dataset="vggsound").eval()
-    return AudioEncoder.from_checkpoint(spec).eval()
+    return _resolve(spec, AudioEncoder, lambda size: AudioEncoder(size, num_classes=309, dataset="vggsound"))
 
 
 def resolve_visual_encoder(spec: str | None) -> VisualEncoder | None:
     """A :class:`VisualEncoder` from a spec, ``None`` for ``none``."""
-    if spec is None or spec.lower() in NONE:
+    return _resolve(spec, VisualEncoder, VisualEncoder)
+
+
+def _resolve(spec: str | None, kind: type, make_random: Callable[[str], torch.nn.Module]) -> Any:
+    """``None`` for ``none``; seeded random weights for ``random:<size>[:<seed>]``; else ``kind.from_checkpoint``."""
+    if spec is None or spec.lower() in NO_ENCODER:
         return None
     random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return VisualEncoder(size).eval()
-    return VisualEncoder.from_checkpoint(spec).eval()
+    if random is None:
+        return kind.from_checkpoint(spec).eval()
+    size, seed = random
+    with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+        torch.manual_seed(seed)
+        return make_random(size).eval()
 
 
-def audio_input_for(encoder: AudioEncoder) -> AudioInput:
+def audio_input_for(encoder: AudioEncoder) -> FbankSpec:
     """The fbank length and statistics the encoder was trained with (VGGSound's when unknown)."""
     dataset = encoder.dataset if encoder.dataset in FBANK_STATS else "vggsound"
     frames = next((i.extract_frames for i in AUDIO_ENCODERS.values() if i.dataset == dataset), 990)
     mean, std = FBANK_STATS[dataset]
-    return AudioInput(frames, mean, std)
+    return FbankSpec(frames, mean, std)
 
 
 def _random_spec(spec: str) -> tuple[str, int] | None:

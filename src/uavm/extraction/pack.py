@@ -16,9 +16,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
+from ..data.reference_layout import ReferenceClip, iter_reference_clips, load_reference_clip
 from ..errors import ConfigError, UAVMError
 from ..store import FeatureStoreWriter
-from ..store.reference_layout import ReferenceClip, iter_reference_clips, load_reference_clip
 from .failures import FAILURES, FailureLog
 
 

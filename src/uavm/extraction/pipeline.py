@@ -18,17 +18,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
 from ..errors import ConfigError
+from ..features.spec import FeatureSpec
+from ..modality import LONG_NAMES
 from ..store import FeatureStoreWriter
-from ..store.records import FEATURE_SETTINGS, MANIFEST, Manifest
-from .decode import MISSING, DecodeConfig, DecodedClip, decode_clip, describe_problems, init_worker
+from ..store.records import MANIFEST, Manifest
+from .decode import MISSING, DecodedClip, decode_clip, describe_problems, init_worker
 from .distributed import COMPLETE, merge_if_complete, part_path, shard_block
-from .encoders import Encoders
+from .extractor import ClipFeatures, FeatureExtractor
 from .failures import FAILURES, FailureLog
 from .inputs import ClipInput
 
@@ -37,16 +37,12 @@ STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
 
 @dataclass
 class ExtractOptions:
-    """How to run an extraction (the defaults are the paper's features)."""
+    """How to run an extraction (what the features are is a :class:`~uavm.features.spec.FeatureSpec`)."""
 
     workers: int = 4  # decoding processes; 0 decodes in the main process
     batch_size: int = 16  # clips per encoder batch
     frame_batch: int = 128  # frames per visual-encoder forward pass
     shard_size: int = 1024  # clips per committed shard
-    seq_len: int = 30
-    fps: float = 3
-    short_side: int = 224
-    interpolation: str = "bicubic"
     device: str | None = None  # default: this process's GPU if any, else CPU
     bf16: bool | None = None  # bfloat16 autocast + channels-last; default: on a GPU only
     progress: bool = True
@@ -91,40 +87,38 @@ class ExtractReport:
 def extract(
     inputs: Sequence[ClipInput],
     store: str | Path,
-    encoders: Encoders,
+    features: FeatureSpec | FeatureExtractor | None = None,
     options: ExtractOptions | None = None,
     labels: LabelSet | None = None,
     shard: tuple[int, int] | None = None,
 ) -> ExtractReport:
     """Extract features of ``inputs`` into ``store`` (resuming it if it exists).
 
-    ``labels`` checks every clip's mids against a vocabulary and names it in the
-    store. ``shard=(i, n)`` processes block ``i`` of ``n`` into a part of the
-    store and joins the parts once all are complete (see :mod:`.distributed`).
+    ``features`` says what to extract: a :class:`FeatureSpec` (its encoders are resolved
+    on ``options.device``) or a ready :class:`FeatureExtractor` (its own device and bf16
+    are used). ``labels`` checks every clip's mids against a vocabulary and names it in the
+    store. ``shard=(i, n)`` processes block ``i`` of ``n`` into a part of the store and
+    joins the parts once all are complete (see :mod:`.distributed`).
     """
     options = options or ExtractOptions()
+    extractor = features if isinstance(features, FeatureExtractor) else FeatureExtractor(
+        features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
+    spec = extractor.spec
     store = Path(store)
     target = store if shard is None else part_path(store, *shard)
     items = list(inputs) if shard is None else shard_block(inputs, *shard)
-    metadata = {**encoders.describe(), "fps": options.fps, "short_side": options.short_side,
-                "interpolation": options.interpolation}
-    _check_resumable(target, metadata)
-    device = options.device or _default_device()
-    encoders.to(device)
-    config = DecodeConfig(audio=encoders.audio is not None, visual=encoders.visual is not None, fps=options.fps,
-                          short_side=options.short_side, interpolation=options.interpolation,
-                          audio_input=encoders.audio_input)
+    _check_resumable(target, spec)
     report = ExtractReport(store=target)
     failures = FailureLog(target / FAILURES)
     start = time.perf_counter()
-    with FeatureStoreWriter(target, seq_len=options.seq_len, dim=encoders.dim, shard_size=options.shard_size,
+    with FeatureStoreWriter(target, seq_len=spec.seq_len, dim=extractor.dim, shard_size=options.shard_size,
                             label_set=labels.source if labels else None,
-                            metadata={**metadata, COMPLETE: False}) as writer:
+                            metadata={**spec.to_dict(), COMPLETE: False}) as writer:
         try:
             todo = [item for item in items if item.clip_id not in writer.done_ids]
             report.already_done = len(items) - len(todo)
             todo = _check_labels(todo, labels, failures)
-            _run(writer, failures, todo, config, encoders, options, report)
+            _run(writer, failures, todo, extractor, options, report)
             writer.manifest.metadata[COMPLETE] = True
         finally:
             writer.commit()
@@ -136,19 +130,19 @@ def extract(
     return report
 
 
-def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput], config: DecodeConfig,
-         encoders: Encoders, options: ExtractOptions, report: ExtractReport) -> None:
+def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput], extractor: FeatureExtractor,
+         options: ExtractOptions, report: ExtractReport) -> None:
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
     with bar:
-        for batch in _batches(_decoded(todo, config, options.workers), options.batch_size):
+        for batch in _batches(_decoded(todo, extractor.spec, options.workers), options.batch_size):
             for clip in batch:
                 for stage, seconds in clip.seconds.items():
                     report.seconds[stage] += seconds
-            features = encode_batch(batch, encoders, options, report.seconds)
+            features = extractor.encode(batch, report.seconds)
             shards_before = len(writer.manifest.shards)
             t = time.perf_counter()
-            for clip, (audio, visual) in zip(batch, features):
-                _store_clip(writer, failures, clip, audio, visual, report)
+            for clip in features:
+                _store_clip(writer, failures, clip, report)
             report.seconds["write"] += time.perf_counter() - t
             if len(writer.manifest.shards) != shards_before:
                 failures.save()  # keep the failures file in step with what is committed
@@ -156,20 +150,19 @@ def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput]
             bar.set_postfix(failed=len(failures), refresh=False)
 
 
-def _default_device() -> str:
-    from .distributed import local_device
-
-    return local_device()
-
-
-def _check_resumable(store: Path, metadata: dict) -> None:
+def _check_resumable(store: Path, spec: FeatureSpec) -> None:
+    """An existing store must have been made with ``spec``: else a one-line error naming the store and a key."""
     if not (store / MANIFEST).exists():
         return
-    old = Manifest.load(store).metadata
-    changed = [k for k in FEATURE_SETTINGS if k in old and old[k] != metadata.get(k)]
+    manifest = Manifest.load(store)
+    old = manifest.feature_spec
+    if old is None:
+        return
+    # seq_len is the store's own shape, checked by the writer
+    changed = [(k, was, now) for k, was, now in old.differences(spec) if k in manifest.metadata and k != "seq_len"]
     if changed:
-        key = changed[0]
-        raise ConfigError(f"{store}: was extracted with {key} = {old[key]!r}, not {metadata.get(key)!r}; "
+        key, was, now = changed[0]
+        raise ConfigError(f"{store}: was extracted with {key} = {was!r}, not {now!r}; "
                           "use another --out to extract with different settings")
 
 
@@ -187,7 +180,7 @@ def _check_labels(items: list[ClipInput], labels: LabelSet | None, failures: Fai
     return kept
 
 
-def _decoded(items: list[ClipInput], config: DecodeConfig, workers: int) -> Iterator[DecodedClip]:
+def _decoded(items: list[ClipInput], config: FeatureSpec, workers: int) -> Iterator[DecodedClip]:
     """Decoded clips in input order, at most a few per worker waiting (bounded memory)."""
     if workers <= 0:
         for item in items:
@@ -220,49 +213,8 @@ def _batches(clips: Iterator[DecodedClip], size: int) -> Iterator[list[DecodedCl
         yield batch
 
 
-@torch.inference_mode()
-def encode_batch(batch: list[DecodedClip], encoders: Encoders, options: ExtractOptions | None = None,
-                 seconds: dict[str, float] | None = None) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
-    """Run the encoders on decoded clips; per clip ``(audio [T', D] | None, visual [T, D] | None)``.
-
-    ``seconds``, when given, accumulates the time of ``audio_net`` and ``visual_net``.
-    """
-    options = options or ExtractOptions(progress=False)
-    seconds = seconds if seconds is not None else dict.fromkeys(STAGES, 0.0)
-    audio: list[np.ndarray | None] = [None] * len(batch)
-    visual: list[np.ndarray | None] = [None] * len(batch)
-    with_audio = [i for i, c in enumerate(batch) if c.fbank is not None]
-    if with_audio and encoders.audio is not None:
-        t = time.perf_counter()
-        fbank = torch.from_numpy(np.stack([batch[i].fbank for i in with_audio]))
-        device = next(encoders.audio.parameters()).device
-        fast = device.type == "cuda" if options.bf16 is None else options.bf16
-        if fast:
-            encoders.audio.to(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
-            out = encoders.audio.encode(fbank.to(device)).float().cpu().numpy()
-        for k, i in enumerate(with_audio):
-            audio[i] = out[k]
-        seconds["audio_net"] += time.perf_counter() - t
-    with_video = [i for i, c in enumerate(batch) if c.frames is not None]
-    if with_video and encoders.visual is not None:
-        t = time.perf_counter()
-        by_size: dict[tuple[int, ...], list[int]] = collections.defaultdict(list)
-        for i in with_video:
-            by_size[batch[i].frames.shape[1:]].append(i)
-        for group in by_size.values():  # frames of one size go through the network together
-            frames = torch.from_numpy(np.concatenate([batch[i].frames for i in group]))
-            out = encoders.visual.encode(frames, batch_size=options.frame_batch, bf16=options.bf16).numpy()
-            bounds = np.cumsum([0] + [len(batch[i].frames) for i in group])
-            for k, i in enumerate(group):
-                visual[i] = out[bounds[k]:bounds[k + 1]]
-        seconds["visual_net"] += time.perf_counter() - t
-    return list(zip(audio, visual))
-
-
-def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: DecodedClip,
-                audio: np.ndarray | None, visual: np.ndarray | None, report: ExtractReport) -> None:
-    item, problems = clip.item, clip.problems
+def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: ClipFeatures, report: ExtractReport) -> None:
+    item, problems, audio, visual = clip.item, clip.problems, clip.audio, clip.visual
     if audio is None and visual is None:
         failures.add(item.clip_id, item.path, describe_problems(problems))
         return
@@ -272,5 +224,5 @@ def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: DecodedC
     report.without_visual += problems.get("visual") == MISSING
     broken = {m: p for m, p in problems.items() if p != MISSING}
     if broken:  # one track is stored, the other failed: listed, since it was expected to work
-        kept = "visual" if visual is not None else "audio"
+        kept = LONG_NAMES[1] if visual is not None else LONG_NAMES[0]
         failures.add(item.clip_id, item.path, f"{describe_problems(broken)} ({kept} features kept)")

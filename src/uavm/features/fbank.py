@@ -20,6 +20,7 @@ import math
 import torch
 
 from ..errors import UAVMError
+from ..sequence import pad_or_cut
 
 # log-mel mean / std of each dataset's training set, used to normalise the encoder input
 FBANK_STATS: dict[str, tuple[float, float]] = {
@@ -241,14 +242,6 @@ def normalized_fbank(
     features = pad_or_cut(features, target_frames)
     features = (features - norm_mean) / norm_std
     return features[0] if single else features
-
-
-def pad_or_cut(features: torch.Tensor, target_frames: int) -> torch.Tensor:
-    """Zero-pad at the end or cut ``[..., frames, bins]`` to ``target_frames`` frames."""
-    have = features.shape[-2]
-    if have >= target_frames:
-        return features[..., :target_frames, :]
-    return torch.nn.functional.pad(features, (0, 0, 0, target_frames - have))
 
 
 def window(window_type: str, size: int, blackman_coeff: float = 0.42,

@@ -128,8 +128,12 @@ class FeatureSpec:
     # --------------------------------------------------------------- files
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as stored in a store manifest and a model's info (the keys older files used)."""
-        out: dict[str, Any] = {"audio_encoder": self.audio_encoder, "visual_encoder": self.visual_encoder}
+        """The spec as stored in a store manifest and a model's info (the keys older files used).
+
+        A modality that is not extracted is written ``"none"``, as older files did.
+        """
+        out: dict[str, Any] = {"audio_encoder": self.audio_encoder or NO_ENCODER[1],
+                               "visual_encoder": self.visual_encoder or NO_ENCODER[1]}
         if self.audio:
             out["audio_fbank"] = self.fbank.to_dict()
         out.update(fps=self.fps, short_side=self.short_side, interpolation=self.interpolation, seq_len=self.seq_len)

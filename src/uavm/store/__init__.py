@@ -3,7 +3,7 @@
 Each shard holds one float16 array ``[clips, seq_len, dim]`` per modality and an
 index of its clips; a batch read is one gather per shard. See
 :mod:`uavm.store.records` for the on-disk layout and
-:mod:`uavm.store.reference_layout` for the reference's per-clip ``.npy`` layout.
+:mod:`uavm.data.reference_layout` for the reference's per-clip ``.npy`` layout.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import UAVMError
-from .records import DTYPE, MODALITIES, ClipRecord, Manifest, read_records
+from .records import DTYPE, MODALITIES, ClipRecord, Manifest, ManifestView, read_records
 
 
-class FeatureStore:
+class FeatureStore(ManifestView):
     """A read-only view of a store written by :class:`~uavm.store.FeatureStoreWriter`.
 
     ``store.records[i]`` describes clip ``i``; :meth:`read` returns the features
@@ -32,26 +32,6 @@ class FeatureStore:
 
     def __len__(self) -> int:
         return len(self.records)
-
-    @property
-    def seq_len(self) -> int:
-        """Time steps per clip."""
-        return self.manifest.seq_len
-
-    @property
-    def dim(self) -> int:
-        """Feature dimension."""
-        return self.manifest.dim
-
-    @property
-    def label_set(self) -> str | None:
-        """Name (or CSV path) of the label vocabulary the records' mids belong to, if known."""
-        return self.manifest.label_set
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """Free-form facts stored by the writer (e.g. the encoders used)."""
-        return self.manifest.metadata
 
     def index_of(self, clip_id: str) -> int:
         """Position of ``clip_id`` in :attr:`records`."""

@@ -21,16 +21,14 @@ from typing import Any
 
 from ..atomic import write_json_atomic
 from ..errors import UAVMError
-
-# manifest metadata saying how the features were made: pinned when an extraction resumes,
-# copied into the models trained on the store (what `uavm predict` needs to make their inputs)
-FEATURE_SETTINGS = ("audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation")
+from ..features.spec import FeatureSpec
+from ..modality import LONG_NAMES
 
 FORMAT = "uavm.feature_store"
 VERSION = 1
 MANIFEST = "store.json"
 INDEX = "index.json"
-MODALITIES = ("audio", "visual")
+MODALITIES = LONG_NAMES  # the arrays of a shard: audio.npy, visual.npy
 DTYPE = "float16"
 
 
@@ -90,6 +88,15 @@ class Manifest:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def feature_spec(self) -> FeatureSpec | None:
+        """How the features were made (the metadata holds :meth:`FeatureSpec.to_dict`'s keys);
+        ``None`` when the store does not say (e.g. packed from the reference's per-clip files).
+        A store written before ``seq_len`` was recorded takes the manifest's ``seq_len``."""
+        if not any(key in self.metadata for key in SPEC_MARKERS):
+            return None
+        return FeatureSpec.from_dict(self.metadata, f"feature store {MANIFEST}", seq_len=self.seq_len)
+
+    @property
     def num_clips(self) -> int:
         """Rows over all shards."""
         return sum(s.rows for s in self.shards)
@@ -125,6 +132,50 @@ class Manifest:
             shards=[ShardInfo(s["name"], int(s["rows"]), list(s["modalities"])) for s in doc["shards"]],
             metadata=dict(doc.get("metadata") or {}),
         )
+
+
+SPEC_MARKERS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
+
+
+class ManifestView:
+    """The store-wide facts of an object holding a :class:`Manifest` (the reader and the writer)."""
+
+    manifest: Manifest
+
+    @property
+    def seq_len(self) -> int:
+        """Time steps per clip."""
+        return self.manifest.seq_len
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension."""
+        return self.manifest.dim
+
+    @property
+    def label_set(self) -> str | None:
+        """Name (or CSV path) of the label vocabulary the records' mids belong to, if known."""
+        return self.manifest.label_set
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Free-form facts stored by the writer (e.g. the feature spec)."""
+        return self.manifest.metadata
+
+    @property
+    def feature_spec(self) -> FeatureSpec | None:
+        """How the features were made, ``None`` when the store does not record it (a packed store)."""
+        return self.manifest.feature_spec
+
+
+def stored_feature_settings(store: str | Path) -> dict[str, Any]:
+    """The feature spec of the store at ``store`` as :meth:`FeatureSpec.to_dict` writes it (what a trained
+    model's info records); ``{}`` when ``store`` is not a feature store or does not record its spec."""
+    path = Path(store)
+    if not (path / MANIFEST).is_file():
+        return {}
+    spec = Manifest.load(path).feature_spec
+    return spec.to_dict() if spec is not None else {}
 
 
 def read_shard_index(store: Path, shard: ShardInfo, shard_number: int) -> list[ClipRecord]:

