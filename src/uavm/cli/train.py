@@ -55,7 +55,7 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
     from ..atomic import write_json_atomic
     from ..data.dataset import open_dataset
     from ..data.labels import load_labels
-    from ..models.checkpoint import load_model
+    from ..models.factory import load_model
     from ..train.distributed import pick_device
     from ..train.evaluate import MODES, evaluate as run_eval, export_vggsounder as export, summary
 

@@ -14,10 +14,11 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..features.audio_encoder import AUDIO_ENCODERS, AudioEncoder
+from ..features.audio_encoder import AudioEncoder
 from ..features.convnext import SIZES
 from ..features.fbank import FBANK_STATS
 from ..features.visual_encoder import VisualEncoder
+from ..registry import AUDIO_ENCODERS
 
 DEFAULT_AUDIO = "audio_encoder_vggsound"
 DEFAULT_VISUAL = "convnext_base_imagenet"
@@ -106,10 +107,9 @@ def resolve_visual_encoder(spec: str | None) -> VisualEncoder | None:
 
 def audio_input_for(encoder: AudioEncoder) -> AudioInput:
     """The fbank length and statistics the encoder was trained with (VGGSound's when unknown)."""
-    dataset = encoder.dataset if encoder.dataset in FBANK_STATS else "vggsound"
-    frames = next((i.extract_frames for i in AUDIO_ENCODERS.values() if i.dataset == dataset), 990)
-    mean, std = FBANK_STATS[dataset]
-    return AudioInput(frames, mean, std)
+    fbank = next((entry.fbank for entry in AUDIO_ENCODERS.values() if entry.dataset == encoder.dataset),
+                 AUDIO_ENCODERS[DEFAULT_AUDIO].fbank)
+    return AudioInput(fbank.target_frames, fbank.norm_mean, fbank.norm_std)
 
 
 def _random_spec(spec: str) -> tuple[str, int] | None:

@@ -38,7 +38,7 @@ from ..data.labels import LabelSet, labels_to_info, load_labels
 from ..data.sampling import balanced_weights
 from ..data.transforms import AugmentConfig
 from ..errors import ConfigError, UAVMError
-from ..models.registry import build_model
+from ..models.factory import build_model
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistInfo, init_distributed
