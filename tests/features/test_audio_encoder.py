@@ -13,9 +13,9 @@ from safetensors import safe_open
 from uavm.errors import CheckpointError
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.convnext import IMAGENET_URLS
+from uavm.features.fbank import FBANK_STATS
 from uavm.hub import filename_from_url
 from uavm.registry import AUDIO_ENCODERS
-from uavm.features.fbank import FBANK_STATS
 
 
 class ReferenceWrapper(torch.nn.Module):
