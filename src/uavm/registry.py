@@ -154,14 +154,16 @@ def _audio_encoder(dataset: str, url: str) -> AudioEncoderCfg:
     )
 
 
-def _paper(arch: str, dataset: str, depth_i: int, depth_s: int, url: str, description: str,
-           metrics: dict[str, float] | None = None) -> ModelCfg:
+def _paper(arch: str, dataset: str, release: str, lr: str, lda: bool, run: str) -> ModelCfg:
+    """A paper model; the reference's run name (part of its URL) is rebuilt from its hyper-parameters."""
+    depth_i, depth_s = _DEPTHS[arch]
     config = ModelConfig(arch=arch, depth_i=depth_i, depth_s=depth_s, num_classes=_CLASSES[dataset])
     prefix = {"unified": "uavm", "independent": "independent", "cross_attention": "cross_attention"}[arch]
+    url = _DROPBOX + release + _RUN.format(lr=lr, lda=lda, di=depth_i, ds=depth_s) + run + ".pth?dl=1"
     audio = _AUDIO[dataset]
     features = FeatureSpec(audio_encoder=audio.name, visual_encoder=DEFAULT_VISUAL_ENCODER, fbank=audio.fbank)
-    return ModelCfg(name=f"{prefix}_{dataset}", url=url, description=description, config=config,
-                    dataset=dataset, features=features, metrics=metrics or {})
+    return ModelCfg(name=f"{prefix}_{dataset}", url=url, description=f"{_DESCRIPTIONS[arch]}, {_TITLES[dataset]}",
+                    config=config, dataset=dataset, features=features, metrics=_METRICS.get((arch, dataset), {}))
 
 
 _AUDIO = {
@@ -173,35 +175,23 @@ _VISUAL = [
                      size=size, description=f"torchvision ConvNeXt-{size}, ImageNet-1k (IMAGENET1K_V1)")
     for size in _TORCHVISION
 ]
-_MODELS = [
-    _paper("unified", "vggsound", 3, 3,
-           _DROPBOX + "llvbyfokp4gxxwd/testfm66-vgg-unified_trans-" + _RUN.format(lr="5e-5", lda="False", di=3, ds=3)
-           + "-r1.pth?dl=1",
-           "UAVM (3 modality-specific + 3 shared layers), VGGSound",
-           {"acc_a": 56.45, "acc_v": 50.03, "acc_av": 65.91}),
-    # the released "independent" files hold the unified class with depth_s = 0 (same keys)
-    _paper("independent", "vggsound", 6, 0,
-           _DROPBOX + "exde913yrqovesp/testfm66-vgg-unified_trans-" + _RUN.format(lr="5e-5", lda="False", di=6, ds=0)
-           + "-r1.pth?dl=1",
-           "modality-independent baseline (6 + 0 layers), VGGSound"),
-    _paper("cross_attention", "vggsound", 3, 3,
-           _DROPBOX + "twafscfsk3789gj/testfm75-vgg-full_att_trans-" + _RUN.format(lr="5e-5", lda="True", di=3, ds=3)
-           + "-r1.pth?dl=1",
-           "cross-modal attention (early fusion) baseline, VGGSound"),
-    _paper("unified", "audioset", 3, 3,
-           _DROPBOX + "1gni463q67yx47z/testfm74-full-unified_trans-" + _RUN.format(lr="1e-5", lda="False", di=3, ds=3)
-           + "-r1.pth?dl=1",
-           "UAVM (3 modality-specific + 3 shared layers), AudioSet-2M",
-           {"mAP_a": 45.60, "mAP_v": 27.43, "mAP_av": 48.01}),
-    _paper("independent", "audioset", 6, 0,
-           _DROPBOX + "f690u566mgo8k2r/testfm74-full-unified_trans-" + _RUN.format(lr="1e-5", lda="False", di=6, ds=0)
-           + "-r1.pth?dl=1",
-           "modality-independent baseline (6 + 0 layers), AudioSet-2M"),
-    _paper("cross_attention", "audioset", 3, 3,
-           _DROPBOX + "wlhul07vvcmu1y3/testfm74-full-full_att_trans-" + _RUN.format(lr="1e-5", lda="False", di=3, ds=3)
-           + ".pth?dl=1",
-           "cross-modal attention (early fusion) baseline, AudioSet-2M"),
+# the released "independent" files hold the unified class with depth_s = 0 (same keys)
+_DEPTHS = {"unified": (3, 3), "independent": (6, 0), "cross_attention": (3, 3)}
+_DESCRIPTIONS = {"unified": "UAVM (3 modality-specific + 3 shared layers)",
+                 "independent": "modality-independent baseline (6 + 0 layers)",
+                 "cross_attention": "cross-modal attention (early fusion) baseline"}
+_TITLES = {"vggsound": "VGGSound", "audioset": "AudioSet-2M"}
+_METRICS = {("unified", "vggsound"): {"acc_a": 56.45, "acc_v": 50.03, "acc_av": 65.91},
+            ("unified", "audioset"): {"mAP_a": 45.60, "mAP_v": 27.43, "mAP_av": 48.01}}
+_RELEASES = [  # (arch, dataset, Dropbox path up to the run name, learning rate, lda flag, run-name suffix)
+    ("unified", "vggsound", "llvbyfokp4gxxwd/testfm66-vgg-unified_trans-", "5e-5", False, "-r1"),
+    ("independent", "vggsound", "exde913yrqovesp/testfm66-vgg-unified_trans-", "5e-5", False, "-r1"),
+    ("cross_attention", "vggsound", "twafscfsk3789gj/testfm75-vgg-full_att_trans-", "5e-5", True, "-r1"),
+    ("unified", "audioset", "1gni463q67yx47z/testfm74-full-unified_trans-", "1e-5", False, "-r1"),
+    ("independent", "audioset", "f690u566mgo8k2r/testfm74-full-unified_trans-", "1e-5", False, "-r1"),
+    ("cross_attention", "audioset", "wlhul07vvcmu1y3/testfm74-full-full_att_trans-", "1e-5", False, ""),
 ]
+_MODELS = [_paper(*release) for release in _RELEASES]
 
 ENTRIES: dict[str, PretrainedCfg] = {entry.name: entry for entry in (*_MODELS, *_AUDIO.values(), *_VISUAL)}
 REGISTRY = KindView("model")

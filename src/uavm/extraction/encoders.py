@@ -8,10 +8,12 @@ weights, for offline tests and demos: the same spec gives the same weights), or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import ConfigError
 from ..features.audio_encoder import AudioEncoder
@@ -81,28 +83,27 @@ def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO, visual_spec: str | 
 
 def resolve_audio_encoder(spec: str | None) -> AudioEncoder | None:
     """An :class:`AudioEncoder` from a spec, ``None`` for ``none``."""
-    if spec is None or spec.lower() in NONE:
-        return None
-    random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return AudioEncoder(size, num_classes=309, dataset="vggsound").eval()
-    return AudioEncoder.from_checkpoint(spec).eval()
+    return _resolve_encoder(spec, lambda size: AudioEncoder(size, num_classes=309, dataset="vggsound"),
+                            AudioEncoder.from_checkpoint)
 
 
 def resolve_visual_encoder(spec: str | None) -> VisualEncoder | None:
     """A :class:`VisualEncoder` from a spec, ``None`` for ``none``."""
+    return _resolve_encoder(spec, VisualEncoder, VisualEncoder.from_checkpoint)
+
+
+def _resolve_encoder(spec: str | None, build_random: Callable[[str], nn.Module],
+                     load: Callable[[str], nn.Module]) -> Any:
+    """``None`` for ``none``, seeded random weights for ``random:<size>[:<seed>]``, else ``load(spec)``."""
     if spec is None or spec.lower() in NONE:
         return None
     random = _random_spec(spec)
-    if random is not None:
-        size, seed = random
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return VisualEncoder(size).eval()
-    return VisualEncoder.from_checkpoint(spec).eval()
+    if random is None:
+        return load(spec).eval()
+    size, seed = random
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_random(size).eval()
 
 
 def audio_input_for(encoder: AudioEncoder) -> AudioInput:
