@@ -26,8 +26,8 @@ from uavm.registry import AudioEncoderCfg, FbankSpec
 
 def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
     assert sorted(a) == sorted(b)
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 # ----------------------------------------------------------------- reading
@@ -127,7 +127,7 @@ def served_encoder(tmp_path, monkeypatch):
 
 
 def test_registered_weights_download_and_convert_once(served_encoder, tmp_path):
-    server, entry, encoder = served_encoder
+    server, _, encoder = served_encoder
     calls = []
 
     def convert(got, released, dest):
@@ -146,7 +146,7 @@ def test_registered_weights_download_and_convert_once(served_encoder, tmp_path):
 
 
 def test_encoder_converter_records_the_dataset(served_encoder, tmp_path):
-    server, entry, encoder = served_encoder
+    server, _, _ = served_encoder
     loaded = AudioEncoder.from_checkpoint("audio_encoder_test")
     assert loaded.dataset == "audioset" and len(server.requests) == 1
     meta = weights.read_metadata(tmp_path / "cache" / "models" / "audio_encoder_test.safetensors")

@@ -120,7 +120,8 @@ class KindView(MutableMapping):
         ENTRIES[name] = entry
 
     def __delitem__(self, name: str) -> None:
-        self[name]  # noqa: B018 - KeyError for another kind's name
+        if name not in self:
+            raise KeyError(name)
         del ENTRIES[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -10,8 +10,8 @@ import torch
 import uavm
 from helpers import reference_uavm as ref
 from helpers.http_server import serve
-from uavm.errors import CheckpointError, DownloadError
 from uavm import registry
+from uavm.errors import CheckpointError, DownloadError
 from uavm.models import REGISTRY, ModelConfig
 
 PAPER_PARAMETERS = {  # SPEC §2 / the issue, 309 classes

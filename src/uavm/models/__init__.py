@@ -18,7 +18,11 @@ _EXPORTS = {
     "list_models": "..registry",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the keys of _EXPORTS
+    "ARCHS", "REGISTRY", "CrossAttentionModel", "IndependentModel", "ModelConfig", "PretrainedCfg",
+    "UnifiedModel", "build_model", "convert", "create_model", "get_pretrained_cfg", "infer_config",
+    "list_models", "load_model", "read_model_info", "save_model",
+]
 
 
 def __getattr__(name: str) -> Any:
