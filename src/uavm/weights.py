@@ -54,6 +54,7 @@ def locate(spec: str | Path, kind: str, convert: Converter | None = None) -> Pat
         if convert is None:
             raise ValueError(f"{text}: a registered {kind} needs a converter for its released file")
         return cached_file(entry, convert)
+    # another naming scheme (e.g. a model hub's "hf-hub:ORG/NAME") resolves to its cached file here
     if text.startswith(URL_SCHEMES):
         return download(text, cache_dir() / "downloads" / filename_from_url(text))
     path = Path(text).expanduser()
@@ -71,7 +72,7 @@ def cached_file(entry: registry.PretrainedCfg, convert: Converter) -> Path:
         return target
     released = download(entry.url, cache_dir() / "downloads" / filename_from_url(entry.url))
     convert(entry, released, target)
-    released.unlink()
+    released.unlink(missing_ok=True)  # another process converting the same entry may have removed it
     return target
 
 
