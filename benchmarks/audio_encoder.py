@@ -19,7 +19,6 @@ import platform
 
 import torch
 import torch.nn.functional as F
-
 from fbank import best_rate  # benchmarks/fbank.py, beside this script
 
 from uavm.features.audio_encoder import AudioEncoder

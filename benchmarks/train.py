@@ -32,8 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from uavm.data.dataset import DatafileDataset, StoreDataset, TrainBatches, plan_epoch
 from uavm.data.datafile import DataEntry, write_datafile
+from uavm.data.dataset import DatafileDataset, StoreDataset, TrainBatches, plan_epoch
 from uavm.data.labels import load_labels
 from uavm.data.sampling import balanced_weights
 from uavm.data.transforms import AugmentConfig

@@ -11,9 +11,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "create_model": "uavm.models.registry",
-    "list_models": "uavm.models.registry",
-    "load_model": "uavm.models.checkpoint",
+    "create_model": "uavm.models.factory",
+    "list_models": "uavm.registry",
+    "load_model": "uavm.models.factory",
     "save_model": "uavm.models.checkpoint",
     "ModelConfig": "uavm.models.config",
     "Predictor": "uavm.predict",

@@ -87,11 +87,3 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
         if total is not None and part.stat().st_size != total:
             raise OSError(f"connection closed after {part.stat().st_size} of {total} bytes")
 
-
-def resolve(path_or_url: str | Path) -> Path:
-    """A local path as it is; an ``http(s)://`` or ``file://`` URL downloaded into the cache."""
-    text = str(path_or_url)
-    if text.startswith(("http://", "https://", "file://")):
-        return download(text)
-    return Path(text).expanduser()
-

@@ -67,7 +67,7 @@ class ModelFacts:
         """What the registry or the checkpoint file says about ``model_spec``."""
         entry = REGISTRY.get(str(model_spec))
         if entry is not None:
-            return cls(FeatureSpec(entry.audio_encoder, entry.visual_encoder), labels=load_labels(entry.dataset),
+            return cls(entry.features, labels=load_labels(entry.dataset),
                        multi_label=entry.dataset == "audioset")
         info = read_model_info(model_spec)
         recorded = any(info.get(k) is not None for k in ("audio_encoder", "visual_encoder"))

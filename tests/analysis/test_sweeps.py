@@ -23,7 +23,7 @@ HEADER = "epoch,acc_a,mAP_a,mAUC_a,acc_v,mAP_v,mAUC_v,acc_av,mAP_av,mAUC_av,lr"
 def _write_ours(path, finals, best_av=0.9):
     """A results table with a header, 3 epochs; epoch 2 has the best fused accuracy."""
     a, v, av = finals
-    lines = [HEADER, f"1,0.1,0,0,0.1,0,0,0.1,0,0,1e-4", f"2,0.2,0,0,0.2,0,0,{best_av},0,0,5e-5", f"3,{a},0,0,{v},0,0,{av},0,0,2e-5"]
+    lines = [HEADER, "1,0.1,0,0,0.1,0,0,0.1,0,0,1e-4", f"2,0.2,0,0,0.2,0,0,{best_av},0,0,5e-5", f"3,{a},0,0,{v},0,0,{av},0,0,2e-5"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import torch
-
 from helpers import reference_uavm as ref
 
 
@@ -41,3 +40,13 @@ def test_bad_checkpoint_is_one_line_error(tmp_path):
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in out.stderr
+
+
+def test_models_lists_encoders_too():
+    out = uavm("models", "--encoders")
+    assert out.returncode == 0, out.stderr
+    assert "audio_encoder_vggsound" in out.stdout and "convnext_base_imagenet" in out.stdout
+    assert "uavm_vggsound" not in out.stdout
+    entries = {e["name"]: e for e in json.loads(uavm("models", "--encoders", "--json").stdout)}
+    assert entries["audio_encoder_audioset"]["audio_fbank"]["target_frames"] == 1000
+    assert entries["convnext_tiny_imagenet"]["kind"] == "visual_encoder"

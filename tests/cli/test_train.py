@@ -1,6 +1,7 @@
 """``uavm train`` / ``uavm eval`` through the real command line."""
 
 import json
+
 import pytest
 import yaml
 from click.testing import CliRunner

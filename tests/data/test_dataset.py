@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from uavm.data.dataset import (
-    DatafileDataset, EvalBatches, StoreDataset, TrainBatches, open_dataset, plan_epoch, split_validation,
+    DatafileDataset,
+    EvalBatches,
+    StoreDataset,
+    TrainBatches,
+    open_dataset,
+    plan_epoch,
+    split_validation,
 )
 from uavm.data.labels import load_labels
 from uavm.data.sampling import balanced_weights

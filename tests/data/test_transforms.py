@@ -3,7 +3,14 @@ import pytest
 import torch
 
 from uavm.data.transforms import (
-    AugmentConfig, Augmentation, augment_features, draw_augmentation, feat_norm, make_targets, mix, time_roll,
+    Augmentation,
+    AugmentConfig,
+    augment_features,
+    draw_augmentation,
+    feat_norm,
+    make_targets,
+    mix,
+    time_roll,
 )
 from uavm.sequence import pad_or_cut
 

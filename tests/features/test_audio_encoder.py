@@ -11,10 +11,11 @@ from helpers.http_server import serve
 from safetensors import safe_open
 
 from uavm.errors import CheckpointError
-from uavm.features.audio_encoder import AUDIO_ENCODERS, AudioEncoder
+from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.convnext import IMAGENET_URLS
-from uavm.hub import filename_from_url
 from uavm.features.fbank import FBANK_STATS
+from uavm.hub import filename_from_url
+from uavm.registry import AUDIO_ENCODERS
 
 
 class ReferenceWrapper(torch.nn.Module):
@@ -98,7 +99,7 @@ def test_registry_downloads_once_converts_to_safetensors_and_works_offline(refer
         monkeypatch.setitem(AUDIO_ENCODERS, info.name, local)
         encoder = AudioEncoder.from_checkpoint("audio_encoder_vggsound")
         assert [p for p, _ in server.requests] == [path.name]
-    cached = tmp_path / "cache" / "audio_encoder_vggsound.safetensors"
+    cached = tmp_path / "cache" / "models" / "audio_encoder_vggsound.safetensors"
     assert cached.is_file() and not (tmp_path / "cache" / path.name).exists()
     assert encoder.dataset == "vggsound" and encoder.norm_stats == FBANK_STATS["vggsound"]
     again = AudioEncoder.from_checkpoint("audio_encoder_vggsound").eval()  # server gone: from the cache
@@ -111,7 +112,8 @@ def test_from_imagenet_sums_the_rgb_stem(tmp_path, monkeypatch):
     monkeypatch.setenv("UAVM_CACHE", str(tmp_path))
     torch.manual_seed(2)
     imagenet = torchvision.models.convnext_tiny()  # stands in for the ImageNet file of the cache
-    torch.save(imagenet.state_dict(), tmp_path / filename_from_url(IMAGENET_URLS["tiny"]))
+    (tmp_path / "downloads").mkdir()
+    torch.save(imagenet.state_dict(), tmp_path / "downloads" / filename_from_url(IMAGENET_URLS["tiny"]))
     encoder = AudioEncoder.from_imagenet("tiny", num_classes=5)
     rgb = imagenet.features[0][0].weight
     torch.testing.assert_close(encoder.features[0][0].weight, rgb.sum(dim=1, keepdim=True))

@@ -55,8 +55,9 @@ def test_save_and_reload_safetensors(tmp_path, tiny_torchvision, bikes_frames):
 
 def test_registry_name_reads_torchvision_weights_from_the_cache(tmp_path, monkeypatch, tiny_torchvision, bikes_frames):
     monkeypatch.setenv("UAVM_CACHE", str(tmp_path))
-    # what hub.download would have fetched: the torchvision checkpoint file, under its own name
-    torch.save(tiny_torchvision.state_dict(), tmp_path / filename_from_url(IMAGENET_URLS["tiny"]))
+    # what the download would have fetched: the torchvision checkpoint file, under its own name
+    (tmp_path / "downloads").mkdir()
+    torch.save(tiny_torchvision.state_dict(), tmp_path / "downloads" / filename_from_url(IMAGENET_URLS["tiny"]))
     encoder = VisualEncoder.from_checkpoint("convnext_tiny_imagenet")
     torch.testing.assert_close(encoder.encode(bikes_frames[:2]), torchvision_features(tiny_torchvision, bikes_frames[:2]),
                                rtol=1e-4, atol=1e-5)

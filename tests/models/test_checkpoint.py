@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 import torch
-
 from helpers import reference_uavm as ref
+
 from uavm import load_model, save_model
 from uavm.errors import CheckpointError
 from uavm.models import convert

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers import reference_uavm as ref
+
 from uavm.models import ModelConfig, build_model
 
 SEQ, CLASSES, HEADS = 5, 7, 2

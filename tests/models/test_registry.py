@@ -6,12 +6,13 @@ import dataclasses
 
 import pytest
 import torch
-
-import uavm
 from helpers import reference_uavm as ref
 from helpers.http_server import serve
+
+import uavm
+from uavm import registry
 from uavm.errors import CheckpointError, DownloadError
-from uavm.models import REGISTRY, ModelConfig, registry
+from uavm.models import REGISTRY, ModelConfig
 
 PAPER_PARAMETERS = {  # SPEC §2 / the issue, 309 classes
     ("unified", 3, 3): 117_541_791,

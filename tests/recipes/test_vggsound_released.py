@@ -11,8 +11,8 @@ import pytest
 
 from uavm.data.datafile import read_datafile
 from uavm.errors import UAVMError
-from uavm.store import FeatureStore
 from uavm.recipes.vggsound_released import URLS, prepare_vggsound_released, released_urls, unpack_npy_zip
+from uavm.store import FeatureStore
 
 DIM = 16
 

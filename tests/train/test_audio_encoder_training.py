@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from uavm.cli import main
-from uavm.errors import ConfigError
 from uavm.data.spec_augment import spec_augment
+from uavm.errors import ConfigError
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.train.audio_encoder import (
     AudioEncoderConfig,

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from uavm.errors import ConfigError
-from uavm.train.config import TrainConfig, apply_overrides, build_config, config_from_recipe, load_recipe
 from uavm.recipes.vggsound_released import PAPER_RECIPE
+from uavm.train.config import TrainConfig, apply_overrides, build_config, config_from_recipe, load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

@@ -3,7 +3,12 @@ import torch
 
 from uavm.errors import ConfigError
 from uavm.train.schedule import (
-    LinearWarmup, build_optimizer, build_scheduler, current_lr, milestones, step_scheduler,
+    LinearWarmup,
+    build_optimizer,
+    build_scheduler,
+    current_lr,
+    milestones,
+    step_scheduler,
 )
 
 

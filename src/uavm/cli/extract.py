@@ -47,7 +47,8 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     N -m uavm extract ...` to spread the work over GPUs and nodes.
     """
     from ..data.labels import load_labels
-    from ..extraction import ExtractOptions, extract as run_extract, read_inputs
+    from ..extraction import ExtractOptions, read_inputs
+    from ..extraction import extract as run_extract
     from ..extraction.distributed import choose_shard, torchrun_shard
     from ..extraction.failures import FAILURES, read_failures
 

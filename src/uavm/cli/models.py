@@ -6,21 +6,30 @@ import json
 
 import click
 
-from ..models import REGISTRY, convert as convert_checkpoint, load_model
+from ..registry import AUDIO_ENCODERS, REGISTRY, VISUAL_ENCODERS
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
-def models(as_json: bool) -> None:
-    """List the registered paper models and their released weights."""
+@click.option("--encoders", is_flag=True, help="List the registered audio and visual encoders instead.")
+def models(as_json: bool, encoders: bool) -> None:
+    """List the registered paper models (or encoders) and their released weights."""
+    entries = [*AUDIO_ENCODERS.values(), *VISUAL_ENCODERS.values()] if encoders else list(REGISTRY.values())
     if as_json:
-        click.echo(json.dumps([entry.to_dict() for entry in REGISTRY.values()], indent=2))
+        click.echo(json.dumps([entry.to_dict() for entry in entries], indent=2))
         return
-    rows = [("name", "arch", "di/ds", "classes", "audio encoder", "description")]
-    for entry in REGISTRY.values():
-        c = entry.config
-        rows.append((entry.name, c.arch, f"{c.depth_i}/{c.depth_s}", str(c.num_classes), entry.audio_encoder,
-                     entry.description))
+    if encoders:
+        rows = [("name", "kind", "size", "input", "description")]
+        for entry in entries:
+            shown = (f"{entry.fbank.target_frames} fbank frames, {entry.dataset} statistics"
+                     if entry.kind == "audio_encoder" else "RGB frames, ImageNet normalisation")
+            rows.append((entry.name, entry.kind.replace("_", " "), entry.size, shown, entry.description))
+    else:
+        rows = [("name", "arch", "di/ds", "classes", "audio encoder", "description")]
+        for entry in entries:
+            c = entry.config
+            rows.append((entry.name, c.arch, f"{c.depth_i}/{c.depth_s}", str(c.num_classes), str(entry.audio_encoder),
+                         entry.description))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
@@ -34,6 +43,8 @@ def models(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info(checkpoint: str, arch: str | None, num_heads: int | None, as_json: bool) -> None:
     """Architecture, sizes and parameter count of CHECKPOINT (reference .pth or safetensors)."""
+    from ..models import load_model
+
     model = load_model(checkpoint, arch=arch, num_heads=num_heads)
     summary = {"checkpoint": checkpoint, **model.config.to_dict(),
                "parameters": sum(p.numel() for p in model.parameters())}
@@ -51,5 +62,7 @@ def info(checkpoint: str, arch: str | None, num_heads: int | None, as_json: bool
 @click.option("--num-heads", type=int, default=None, help="Attention heads (default: from the file name, else 4).")
 def convert(source: str, dest: str, arch: str | None, num_heads: int | None) -> None:
     """Convert a reference checkpoint SOURCE to a uavm safetensors file DEST."""
+    from ..models import convert as convert_checkpoint
+
     path = convert_checkpoint(source, dest, arch=arch, num_heads=num_heads)
     click.echo(f"wrote {path}")

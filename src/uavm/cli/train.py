@@ -22,9 +22,8 @@ OVERRIDES_HELP = "Settings as key=value (model sizes as model.key=value), applie
 def train(recipe: str | None, out_dir: str | None, resume: bool, overrides: tuple[str, ...]) -> None:
     """Train a model (under torchrun: DDP). OVERRIDES are key=value settings."""
     from ..train.config import config_from_recipe
-    from ..train.trainer import train as run_training
-
     from ..train.distributed import teardown
+    from ..train.trainer import train as run_training
 
     extra = [f"out_dir={out_dir}"] if out_dir else []
     config = config_from_recipe(recipe, list(overrides) + extra)
@@ -55,10 +54,12 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
     from ..atomic import write_json_atomic
     from ..data.dataset import open_dataset
     from ..data.labels import load_labels
-    from ..models.checkpoint import load_model
     from ..device import resolve_device, use_bf16
     from ..modality import VIEWS
-    from ..train.evaluate import evaluate as run_eval, export_vggsounder as export, summary
+    from ..models.factory import load_model
+    from ..train.evaluate import evaluate as run_eval
+    from ..train.evaluate import export_vggsounder as export
+    from ..train.evaluate import summary
 
     model = load_model(checkpoint)
     label_set = load_labels(labels or _labels_for(model.config.num_classes))
@@ -98,9 +99,9 @@ def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_do
     """Run a named end-to-end recipe; vggsound-released: download the released features, pack them, train."""
     import os
 
+    from ..recipes.vggsound_released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
     from ..train.config import apply_overrides, build_config, load_recipe
     from ..train.distributed import teardown
-    from ..recipes.vggsound_released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
     from ..train.trainer import train as run_training
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):

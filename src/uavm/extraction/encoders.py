@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
-from ..features.audio_encoder import AUDIO_ENCODERS, AudioEncoder
+from ..features.audio_encoder import AudioEncoder
 from ..features.convnext import SIZES
-from ..features.fbank import FBANK_STATS
 from ..features.spec import DEFAULT_AUDIO_ENCODER, DEFAULT_VISUAL_ENCODER, NO_ENCODER, FbankSpec
 from ..features.visual_encoder import VisualEncoder
+from ..registry import AUDIO_ENCODERS
 
 
 @dataclass
@@ -85,10 +85,9 @@ def _resolve(spec: str | None, kind: type, make_random: Callable[[str], torch.nn
 
 def audio_input_for(encoder: AudioEncoder) -> FbankSpec:
     """The fbank length and statistics the encoder was trained with (VGGSound's when unknown)."""
-    dataset = encoder.dataset if encoder.dataset in FBANK_STATS else "vggsound"
-    frames = next((i.extract_frames for i in AUDIO_ENCODERS.values() if i.dataset == dataset), 990)
-    mean, std = FBANK_STATS[dataset]
-    return FbankSpec(frames, mean, std)
+    entry = next((e for e in AUDIO_ENCODERS.values() if e.dataset == encoder.dataset),
+                 AUDIO_ENCODERS[DEFAULT_AUDIO_ENCODER])
+    return entry.fbank
 
 
 def _random_spec(spec: str) -> tuple[str, int] | None:

@@ -4,67 +4,27 @@ A torchvision ConvNeXt whose 3-channel 4×4 stem is replaced by a 1-channel one;
 the spectrogram ``[B, frames, 128]`` is seen as a one-channel image ``[B, 1, 128
 mel, frames]``. ``encode`` averages the last stage over frequency: ``[B, frames /
 32, D]`` (990 frames → 30 steps, 1000 → 31). The reference's released encoders
-(``vgg_audio_feat.pth``, ``as_audio_feat.pth``) load by registry name.
+(``vgg_audio_feat.pth``, ``as_audio_feat.pth``) load by registry name
+(:data:`uavm.registry.AUDIO_ENCODERS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from ..atomic import atomic_path
 from ..errors import CheckpointError
+from ..registry import PretrainedCfg
+from ..weights import build_loaded, locate, read_weights, save_weights
 from .convnext import SIZES, build_convnext, feature_dim, imagenet_state_dict, infer_size
 from .fbank import FBANK_STATS
 
 FORMAT = "uavm.audio_encoder"
 STEM = "features.0.0.weight"
 HEAD = "classifier.2.weight"
-
-
-@dataclass(frozen=True)
-class AudioEncoderInfo:
-    """A released audio encoder and the input it expects."""
-
-    name: str
-    url: str
-    dataset: str  # key of FBANK_STATS
-    num_classes: int
-    extract_frames: int  # fbank frames per clip when extracting features (cut to 30 steps after)
-    train_frames: int = 1000
-    size: str = "base"
-
-    @property
-    def norm_stats(self) -> tuple[float, float]:
-        """(mean, std) that normalise this encoder's log-mel input."""
-        return FBANK_STATS[self.dataset]
-
-
-AUDIO_ENCODERS: dict[str, AudioEncoderInfo] = {
-    info.name: info
-    for info in (
-        AudioEncoderInfo(
-            name="audio_encoder_vggsound",
-            url="https://www.dropbox.com/s/aduqm8m4gpjaygh/vgg_audio_feat.pth?dl=1",
-            dataset="vggsound",
-            num_classes=309,
-            extract_frames=990,
-        ),
-        AudioEncoderInfo(
-            name="audio_encoder_audioset",
-            url="https://www.dropbox.com/s/ld2q0bsyiwzia86/as_audio_feat.pth?dl=1",
-            dataset="audioset",
-            num_classes=527,
-            extract_frames=1000,
-        ),
-    )
-}
 
 
 class AudioEncoder(nn.Module):
@@ -152,44 +112,27 @@ class AudioEncoder(nn.Module):
             )
         if HEAD not in state:
             raise CheckpointError(f"{source}: no classifier weight '{HEAD}'")
-        with torch.device("meta"):  # no random init of weights about to be replaced
-            model = cls(size, int(state[HEAD].shape[0]), dataset)
-        try:
-            model.load_state_dict(state, strict=True, assign=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()
-            raise CheckpointError(f"{source}: does not fit a ConvNeXt-{size} audio encoder ({' '.join(first[:3])})") from exc
-        return model
+        return build_loaded(lambda: cls(size, int(state[HEAD].shape[0]), dataset), state, source,
+                            f"ConvNeXt-{size} audio encoder")
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, map_location: str | torch.device = "cpu") -> AudioEncoder:
-        """Load a registry name (:data:`AUDIO_ENCODERS`), a URL, a reference ``.pth`` or our ``.safetensors``.
+        """Load a registered name (:data:`uavm.registry.AUDIO_ENCODERS`), a URL, a reference ``.pth``
+        or our ``.safetensors``.
 
-        A registry encoder is downloaded once through :mod:`uavm.hub` and kept in the
-        cache converted to safetensors.
+        A registered encoder is downloaded once and kept in the cache converted to
+        safetensors (:func:`uavm.weights.locate`).
         """
-        text = str(path_or_name)
-        if text in AUDIO_ENCODERS:
-            return cls.from_checkpoint(_cached_registry_file(AUDIO_ENCODERS[text])).to(map_location)
-        from ..hub import resolve
-
-        path = resolve(text)
-        if not path.is_file():
-            known = ", ".join(AUDIO_ENCODERS)
-            raise CheckpointError(f"{path}: no such file (registry names: {known})")
+        path = locate(path_or_name, "audio_encoder", _convert_released)
         state, metadata = read_weights(path)
         model = cls.from_state_dict(state, dataset=metadata.get("dataset") or None, source=str(path))
         return model.to(map_location)
 
     def save(self, path: str | Path) -> Path:
         """Write the weights as safetensors (atomically) with the size, classes and dataset as metadata."""
-        path = Path(path)
-        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         metadata = {"format": FORMAT, "size": self.size, "num_classes": str(self.num_classes),
                     "dataset": self.dataset or ""}
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata=metadata)
-        return path
+        return save_weights(path, self.state_dict(), metadata)
 
 
 def canonical_state_dict(state: Mapping[str, torch.Tensor], source: str = "state_dict") -> dict[str, torch.Tensor]:
@@ -209,33 +152,7 @@ def canonical_state_dict(state: Mapping[str, torch.Tensor], source: str = "state
     return renamed
 
 
-def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, metadata) of a safetensors file or a pickled state_dict (loaded with ``weights_only``)."""
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata() or {})
-    except Exception:  # noqa: BLE001 - not safetensors: try the pickled format next
-        pass
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state_dict")
-    return dict(state), {}
-
-
-def _cached_registry_file(info: AudioEncoderInfo) -> Path:
-    """The registry encoder as safetensors in the cache, downloading and converting it on first use."""
-    from ..hub import cache_dir, download, filename_from_url
-
-    converted = cache_dir() / f"{info.name}.safetensors"
-    if converted.exists():
-        return converted
-    original = download(info.url, cache_dir() / filename_from_url(info.url))
-    state, _ = read_weights(original)
-    model = AudioEncoder.from_state_dict(state, dataset=info.dataset, source=str(original))
-    model.save(converted)
-    original.unlink()
-    return converted
+def _convert_released(entry: PretrainedCfg, released: Path, dest: Path) -> None:
+    """A released encoder file → our safetensors file, with the entry's dataset recorded."""
+    state, _ = read_weights(released)
+    AudioEncoder.from_state_dict(state, dataset=getattr(entry, "dataset", None), source=str(released)).save(dest)

@@ -7,12 +7,15 @@ identify a size from a state_dict, so checkpoints need no side information.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
 
 from ..errors import CheckpointError
+from ..registry import VISUAL_ENCODERS, PretrainedCfg
+from ..weights import locate, read_weights, save_weights
 
 # size -> (stem width, blocks in stage 3)
 SIZES: dict[str, tuple[int, int]] = {
@@ -22,11 +25,13 @@ SIZES: dict[str, tuple[int, int]] = {
     "large": (192, 27),
 }
 
-# released ImageNet-1k weights of torchvision (IMAGENET1K_V1), by size
-IMAGENET_URLS: dict[str, str] = {
-    size: getattr(torchvision.models, f"ConvNeXt_{size.capitalize()}_Weights").IMAGENET1K_V1.url
-    for size in SIZES
-}
+TORCHVISION_FORMAT = "torchvision.convnext"
+
+
+def imagenet_name(size: str) -> str:
+    """Registry name of torchvision's ImageNet-1k ConvNeXt of ``size`` (a visual encoder)."""
+    return f"convnext_{_check_size(size)}_imagenet"
+
 
 
 def feature_dim(size: str) -> int:
@@ -59,17 +64,27 @@ def infer_size(state_dict: Mapping[str, torch.Tensor], prefix: str = "features."
 
 
 def imagenet_state_dict(size: str = "base") -> dict[str, torch.Tensor]:
-    """torchvision's ImageNet-1k weights for ``size``, fetched once into the uavm cache."""
-    from ..hub import download
+    """torchvision's ImageNet-1k weights for ``size`` (classifier included), cached once as safetensors."""
+    state, _ = read_weights(locate(imagenet_name(size), "visual_encoder", convert_torchvision))
+    return state
 
-    path = download(IMAGENET_URLS[_check_size(size)])
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"{path}: not a readable ConvNeXt checkpoint ({exc})") from exc
+
+def convert_torchvision(entry: PretrainedCfg, released: Path, dest: Path) -> None:
+    """Store a torchvision ConvNeXt state_dict (checked to be ``entry``'s size, RGB) as safetensors."""
+    state, _ = read_weights(released)
+    size = infer_size(state)
+    stem = state["features.0.0.weight"]
+    if size != getattr(entry, "size", size) or stem.shape[1] != 3:
+        raise CheckpointError(f"{released}: a {stem.shape[1]}-channel ConvNeXt-{size}, "
+                              f"not the RGB ConvNeXt-{entry.size} {entry.name} names")
+    save_weights(dest, state, {"format": TORCHVISION_FORMAT, "size": size})
 
 
 def _check_size(size: str) -> str:
     if size not in SIZES:
         raise ValueError(f"unknown ConvNeXt size {size!r}; choose one of {', '.join(SIZES)}")
     return size
+
+
+# released ImageNet-1k weights of torchvision (IMAGENET1K_V1), by size
+IMAGENET_URLS: dict[str, str] = {size: VISUAL_ENCODERS[imagenet_name(size)].url for size in SIZES}

@@ -21,12 +21,7 @@ import torch
 
 from ..errors import UAVMError
 from ..sequence import pad_or_cut
-
-# log-mel mean / std of each dataset's training set, used to normalise the encoder input
-FBANK_STATS: dict[str, tuple[float, float]] = {
-    "vggsound": (-5.081, 4.4849),
-    "audioset": (-4.2677, 4.5690),
-}
+from .spec import FBANK_STATS  # log-mel mean / std of each dataset's training set
 
 # torchaudio floors energies at float32's eps whatever the dtype
 EPSILON = float(torch.finfo(torch.float32).eps)

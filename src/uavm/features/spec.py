@@ -22,6 +22,11 @@ DEFAULT_AUDIO_ENCODER = "audio_encoder_vggsound"
 DEFAULT_VISUAL_ENCODER = "convnext_base_imagenet"
 NO_ENCODER = ("", "none", "off")
 INTERPOLATIONS = ("bicubic", "bilinear")
+# (mean, std) of the log-mel features of each dataset, which released audio encoders were trained on
+FBANK_STATS: dict[str, tuple[float, float]] = {
+    "vggsound": (-5.081, 4.4849),
+    "audioset": (-4.2677, 4.5690),
+}
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,8 @@ class FbankSpec:
     """The log-mel input of an audio encoder: frames per clip and the normalisation statistics."""
 
     target_frames: int = 990
-    norm_mean: float = -5.081
-    norm_std: float = 4.4849
+    norm_mean: float = FBANK_STATS["vggsound"][0]
+    norm_std: float = FBANK_STATS["vggsound"][1]
     sample_rate: int = 16000
     num_mel_bins: int = 128
 

@@ -13,21 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
-from ..atomic import atomic_path
 from ..errors import CheckpointError
-from .audio_encoder import read_weights
-from .convnext import SIZES, build_convnext, feature_dim, imagenet_state_dict, infer_size
+from ..registry import IMAGENET_MEAN, IMAGENET_STD
+from ..weights import build_loaded, locate, read_weights, save_weights
+from .convnext import build_convnext, convert_torchvision, feature_dim, infer_size
 
 FORMAT = "uavm.visual_encoder"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 STD_EPS = 1e-8
-
-# registry name -> ConvNeXt size; weights are torchvision's IMAGENET1K_V1
-VISUAL_ENCODERS: dict[str, str] = {f"convnext_{size}_imagenet": size for size in SIZES}
 
 
 class VisualEncoder(nn.Module):
@@ -41,8 +35,10 @@ class VisualEncoder(nn.Module):
         super().__init__()
         self.features = build_convnext(size).features
         self.size = size
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + STD_EPS, persistent=False)
+        # not in the state_dict: made on the CPU even when the weights are built on the meta device
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device="cpu").view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD, device="cpu").view(1, 3, 1, 1) + STD_EPS,
+                             persistent=False)
         self.eval()
 
     @property
@@ -101,34 +97,16 @@ class VisualEncoder(nn.Module):
         stem = features["features.0.0.weight"]
         if stem.shape[1] != 3:
             raise CheckpointError(f"{source}: the stem takes {stem.shape[1]} channels, not 3 (an audio encoder?)")
-        model = cls(size)
-        try:
-            model.load_state_dict(features, strict=True)
-        except RuntimeError as exc:
-            lines = str(exc).strip().splitlines()
-            raise CheckpointError(f"{source}: does not fit a ConvNeXt-{size} ({' '.join(lines[:3])})") from exc
-        return model
+        return build_loaded(lambda: cls(size), features, source, f"ConvNeXt-{size}")
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, map_location: str | torch.device = "cpu") -> VisualEncoder:
-        """A registry name (``convnext_<size>_imagenet``: torchvision's ImageNet weights, cached),
+        """A registered name (``convnext_<size>_imagenet``: torchvision's ImageNet weights, cached),
         a URL, a torchvision state_dict ``.pth`` or our ``.safetensors``."""
-        text = str(path_or_name)
-        if text in VISUAL_ENCODERS:
-            state = imagenet_state_dict(VISUAL_ENCODERS[text])
-            return cls.from_state_dict(state, source=text).to(map_location)
-        from ..hub import resolve
-
-        path = resolve(text)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such file (registry names: {', '.join(VISUAL_ENCODERS)})")
+        path = locate(path_or_name, "visual_encoder", convert_torchvision)
         state, _ = read_weights(path)
         return cls.from_state_dict(state, source=str(path)).to(map_location)
 
     def save(self, path: str | Path) -> Path:
         """Write the weights as safetensors (atomically), with the size as metadata."""
-        path = Path(path)
-        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": FORMAT, "size": self.size})
-        return path
+        return save_weights(path, self.state_dict(), {"format": FORMAT, "size": self.size})

@@ -1,31 +1,27 @@
-"""Reading and writing model weights: reference ``.pth`` files and our safetensors files.
+"""The uavm model file format, and reading reference ``.pth`` files as models.
 
 Reference checkpoints are plain state_dicts saved from ``nn.DataParallel`` (keys start
 with ``module.``). Their architecture and every size but ``num_heads`` are read off the
 tensors; ``num_heads`` comes from the argument or from the reference run name in the
 file name (``-h4-``). Our files are safetensors with the config in the metadata.
+Reading and writing the files themselves is :mod:`uavm.weights`; building models
+from them is :mod:`uavm.models.factory`.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..atomic import atomic_path
 from ..errors import CheckpointError
-from ..hub import cache_dir, download, filename_from_url, resolve
+from ..weights import read_metadata, read_weights, save_weights
 from .config import ModelConfig
-from .registry import PretrainedCfg, build_model
 
 CONFIG_KEY = "uavm_config"
 INFO_KEY = "uavm_info"  # JSON: how the model's inputs are made (encoders, fbank, labels, ...)
@@ -39,104 +35,45 @@ def save_model(model: nn.Module, path: str | Path, info: Mapping[str, Any] | Non
     the feature extractors and fbank settings its inputs came from, the label set, ...;
     :func:`read_model_info` returns it.
     """
-    path = Path(path)
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {CONFIG_KEY: json.dumps(model.config.to_dict())}
     if info:
         metadata[INFO_KEY] = json.dumps(dict(info))
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path
+    return save_weights(path, model.state_dict(), metadata)
 
 
 def read_model_info(path: str | Path) -> dict[str, Any]:
     """The ``info`` saved with a uavm safetensors file (empty for reference files)."""
     path = Path(path)
-    if not path.is_file() or not _is_safetensors(path):
+    if not path.is_file():
         return {}
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        return json.loads(metadata.get(INFO_KEY, "{}"))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        return json.loads(read_metadata(path).get(INFO_KEY, "{}"))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: invalid model info in metadata ({exc})") from exc
 
 
-def load_model(path: str | Path, arch: str | None = None, num_heads: int | None = None) -> nn.Module:
-    """Load a reference ``.pth`` or a uavm safetensors file into the matching model (eval mode).
+def read_checkpoint(path: Path, arch: str | None = None,
+                    num_heads: int | None = None) -> tuple[dict[str, torch.Tensor], ModelConfig]:
+    """The state_dict (``module.`` stripped) and config of a uavm or reference file.
 
-    ``arch`` overrides the architecture read off the keys (needed only to tell a
-    cross-attention model with depth_i = 0 from a unified one when the file name does
-    not say); ``num_heads`` defaults to the file name's ``-hN-`` or 4.
+    Our files carry their config; a reference file's is read off its keys (see
+    :func:`infer_config`), ``num_heads`` defaulting to the file name's ``-hN-`` or 4.
     """
-    path = resolve(path)
-    state, config = read_checkpoint(path)
-    if config is None:
-        try:
-            config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
-                                  num_heads=num_heads or _heads_from_name(path.name) or 4)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-    elif arch is not None and arch != config.arch:
-        raise CheckpointError(f"{path}: holds a {config.arch} model, not {arch}")
-    model = build_model(config)
-    _check_keys(path, model, state)
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], ModelConfig | None]:
-    """The state_dict (``module.`` stripped) and, for our files, the stored config."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    if _is_safetensors(path):
-        return _read_safetensors(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused: the file holds pickled objects other than tensors "
-            f"(loading it would run code); {str(exc).splitlines()[0]}"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - truncated zip, random bytes, ...
-        if not zipfile.is_zipfile(path):
-            raise CheckpointError(
-                f"{path}: not a checkpoint, or truncated (neither a PyTorch archive nor safetensors)"
-            ) from exc
-        raise CheckpointError(f"{path}: unreadable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: not a model checkpoint (expected a state_dict of tensors)")
-    return {_strip_prefix(k): v for k, v in obj.items()}, None
-
-
-def _is_safetensors(path: Path) -> bool:
-    if path.suffix == ".safetensors":
-        return True
-    with open(path, "rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 28)
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], ModelConfig | None]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
-    config = None
+    state, metadata = read_weights(path)
     if CONFIG_KEY in metadata:
         try:
             config = ModelConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
         except (ValueError, TypeError) as exc:
             raise CheckpointError(f"{path}: invalid model config in metadata ({exc})") from exc
-    return {_strip_prefix(k): v for k, v in state.items()}, config
-
-
-def _strip_prefix(key: str) -> str:
-    return key[len("module."):] if key.startswith("module.") else key
+        if arch is not None and arch != config.arch:
+            raise CheckpointError(f"{path}: holds a {config.arch} model, not {arch}")
+        return state, config
+    try:
+        config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
+                              num_heads=num_heads or _heads_from_name(path.name) or 4)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return state, config
 
 
 def _arch_from_name(name: str) -> str | None:
@@ -215,7 +152,8 @@ def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num
         raise CheckpointError(f"inconsistent checkpoint sizes: {exc}") from exc
 
 
-def _check_keys(path: Path, model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+def check_keys(path: Path, model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """A one-line error naming the first missing, unexpected and mis-shaped keys, if any."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -231,20 +169,3 @@ def _check_keys(path: Path, model: nn.Module, state: Mapping[str, torch.Tensor])
             problems.append(f"{label} keys: {', '.join(keys[:_SHOWN])}{more}")
     if problems:
         raise CheckpointError(f"{path}: not a valid {model.config.arch} checkpoint; " + "; ".join(problems))
-
-
-def convert(src: str | Path, dest: str | Path, arch: str | None = None, num_heads: int | None = None) -> Path:
-    """Convert a reference ``.pth`` (or any loadable checkpoint) to a uavm safetensors file."""
-    return save_model(load_model(src, arch=arch, num_heads=num_heads), dest)
-
-
-def pretrained_path(entry: PretrainedCfg) -> Path:
-    """Local safetensors file of a registered model: downloaded and converted once, then cached."""
-    target = cache_dir() / "models" / f"{entry.name}.safetensors"
-    if target.exists():
-        return target
-    name = filename_from_url(entry.url)
-    pth = download(entry.url, cache_dir() / "downloads" / name)
-    convert(pth, target, arch=entry.config.arch, num_heads=entry.config.num_heads)
-    pth.unlink()
-    return target

@@ -25,7 +25,7 @@ from ..data.sampling import balanced_weights
 from ..data.transforms import AugmentConfig
 from ..errors import ConfigError
 from ..modality import VIEW_NAMES, VIEWS
-from ..models.registry import build_model
+from ..models.factory import build_model
 from ..progress import progress_bar
 from .config import TrainConfig
 from .distributed import init_distributed
