@@ -27,7 +27,7 @@ import torch
 
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.extraction.extractor import FeatureExtractor
-from uavm.features.spec import FeatureSpec
+from uavm.feature_spec import FeatureSpec
 
 
 def make_clips(folder: Path, count: int, seconds: float) -> None:

@@ -13,7 +13,7 @@ import uavm
 from uavm.cli import main
 from uavm.data.labels import load_labels
 from uavm.extraction import ExtractOptions, extract, read_inputs
-from uavm.features.spec import FeatureSpec
+from uavm.feature_spec import FeatureSpec
 from uavm.store import FeatureStore
 
 AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32

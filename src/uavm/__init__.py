@@ -15,7 +15,7 @@ _EXPORTS = {
     "list_models": "uavm.registry",
     "load_model": "uavm.models.factory",
     "save_model": "uavm.models.checkpoint",
-    "ModelConfig": "uavm.models.config",
+    "ModelConfig": "uavm.model_config",
     "Predictor": "uavm.predict",
 }
 

@@ -2,8 +2,8 @@
 
 One table (:data:`ENTRIES`) maps a name to its :class:`PretrainedCfg`: the kind of
 network, where its weights come from and how its inputs are made (a model's
-:class:`~uavm.features.spec.FeatureSpec`, an audio encoder's
-:class:`~uavm.features.spec.FbankSpec`, a visual encoder's ImageNet normalisation).
+:class:`~uavm.feature_spec.FeatureSpec`, an audio encoder's
+:class:`~uavm.feature_spec.FbankSpec`, a visual encoder's ImageNet normalisation).
 :data:`REGISTRY`, :data:`AUDIO_ENCODERS` and :data:`VISUAL_ENCODERS` are the same
 table seen one kind at a time. Files are fetched and cached by :mod:`uavm.weights`.
 Importing this module does not import torch, so names can be listed cheaply.
@@ -15,8 +15,8 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .features.spec import DEFAULT_VISUAL_ENCODER, FBANK_STATS, FbankSpec, FeatureSpec
-from .models.config import ModelConfig
+from .feature_spec import DEFAULT_VISUAL_ENCODER, FBANK_STATS, FbankSpec, FeatureSpec
+from .model_config import ModelConfig
 
 KINDS = ("model", "audio_encoder", "visual_encoder")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -12,7 +12,7 @@ from helpers.threads import torch_threads
 
 from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
 from uavm.extraction.extractor import FeatureExtractor
-from uavm.features.spec import FeatureSpec
+from uavm.feature_spec import FeatureSpec
 
 TINY = "random:tiny"
 SHORT_SIDE = 32

@@ -8,9 +8,9 @@ import torch
 from uavm.errors import ConfigError
 from uavm.extraction.encoders import audio_input_for, resolve_audio_encoder, resolve_encoders, resolve_visual_encoder
 from uavm.extraction.extractor import FeatureExtractor
+from uavm.feature_spec import FeatureSpec
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.fbank import FBANK_STATS
-from uavm.features.spec import FeatureSpec
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

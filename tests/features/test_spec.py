@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from uavm.errors import ConfigError
-from uavm.features.spec import FbankSpec, FeatureSpec
+from uavm.feature_spec import FbankSpec, FeatureSpec
 from uavm.store import FeatureStore
 from uavm.store.records import stored_feature_settings
 

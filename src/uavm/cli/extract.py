@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..features.spec import INTERPOLATIONS, FeatureSpec
+from ..feature_spec import INTERPOLATIONS, FeatureSpec
 
 PAPER = FeatureSpec()  # the flags' defaults: the paper's features
 SOME_FAILED = 2  # exit status when the job finished but some clips are in failures.csv

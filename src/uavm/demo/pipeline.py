@@ -21,7 +21,7 @@ from ..errors import UAVMError
 from ..extraction.extractor import FeatureExtractor
 from ..extraction.inputs import read_inputs
 from ..extraction.pipeline import ExtractOptions, extract
-from ..features.spec import FeatureSpec
+from ..feature_spec import FeatureSpec
 from ..modality import VIEWS
 from .dataset import SPLITS, make_demo_dataset
 from .report import Figure, Report, Table

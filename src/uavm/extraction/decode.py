@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ..errors import MediaError, UAVMError
+from ..feature_spec import FeatureSpec
 from ..features.fbank import normalized_fbank
-from ..features.spec import FeatureSpec
 from ..media.audio_io import MonoResampler, audio_stream
 from ..media.video_io import FrameSampler, open_media, video_streams
 from ..modality import TRACK_NAMES, modality_key

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
+from ..feature_spec import DEFAULT_AUDIO_ENCODER, DEFAULT_VISUAL_ENCODER, NO_ENCODER, FbankSpec
 from ..features.audio_encoder import AudioEncoder
 from ..features.convnext import SIZES
-from ..features.spec import DEFAULT_AUDIO_ENCODER, DEFAULT_VISUAL_ENCODER, NO_ENCODER, FbankSpec
 from ..features.visual_encoder import VisualEncoder
 from ..registry import AUDIO_ENCODERS
 

@@ -1,6 +1,6 @@
 """Clips → audio and visual feature sequences: the one inference API that extraction and prediction share.
 
-A :class:`FeatureExtractor` is built from a :class:`~uavm.features.spec.FeatureSpec`, a
+A :class:`FeatureExtractor` is built from a :class:`~uavm.feature_spec.FeatureSpec`, a
 device and a bfloat16 choice; it resolves the encoders once. Making features is two
 separable steps: :meth:`FeatureExtractor.decode` (CPU only: one media file → normalised
 fbank and frames; its inputs are picklable, so it runs in worker processes) and
@@ -22,7 +22,7 @@ import torch
 
 from ..device import resolve_device, use_bf16
 from ..errors import ConfigError
-from ..features.spec import FeatureSpec
+from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
 from .decode import MISSING, DecodedClip, decode_clip, describe_problems
 from .encoders import Encoders, resolve_encoders

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
 from ..errors import ConfigError
-from ..features.spec import FeatureSpec
+from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
 from ..store import FeatureStoreWriter
 from ..store.records import MANIFEST, Manifest
@@ -37,7 +37,7 @@ STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
 
 @dataclass
 class ExtractOptions:
-    """How to run an extraction (what the features are is a :class:`~uavm.features.spec.FeatureSpec`)."""
+    """How to run an extraction (what the features are is a :class:`~uavm.feature_spec.FeatureSpec`)."""
 
     workers: int = 4  # decoding processes; 0 decodes in the main process
     batch_size: int = 16  # clips per encoder batch

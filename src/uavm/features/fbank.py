@@ -20,8 +20,8 @@ import math
 import torch
 
 from ..errors import UAVMError
+from ..feature_spec import FBANK_STATS  # log-mel mean / std of each dataset's training set
 from ..sequence import pad_or_cut
-from .spec import FBANK_STATS  # log-mel mean / std of each dataset's training set
 
 # torchaudio floors energies at float32's eps whatever the dtype
 EPSILON = float(torch.finfo(torch.float32).eps)

@@ -1,7 +1,7 @@
 """UAVM-family models: unified (shared upper layers), independent, cross-modal attention.
 
-Names load on first use, so ``uavm.models.config`` (and the registry) can be
-imported without torch.
+Names load on first use, so ``import uavm.models`` does not import torch until a
+model class or function is used.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ARCHS": "config", "ModelConfig": "config",
+    "ARCHS": "..model_config", "ModelConfig": "..model_config",
     "CrossAttentionModel": "cross_attention", "IndependentModel": "unified", "UnifiedModel": "unified",
     "convert": "factory", "build_model": "factory", "create_model": "factory", "load_model": "factory",
     "infer_config": "checkpoint", "read_model_info": "checkpoint", "save_model": "checkpoint",

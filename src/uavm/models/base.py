@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from ..model_config import ModelConfig
 from .encoder import LayerTracer, SequenceEncoder
 
 _MODALITIES = {"a": "a", "audio": "a", "v": "v", "visual": "v", "video": "v"}

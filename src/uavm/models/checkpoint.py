@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..model_config import ModelConfig
 from ..weights import read_metadata, read_weights, save_weights
-from .config import ModelConfig
 
 CONFIG_KEY = "uavm_config"
 INFO_KEY = "uavm_info"  # JSON: how the model's inputs are made (encoders, fbank, labels, ...)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..model_config import ModelConfig
 from .base import LowerStacks, check_layer, check_modality
-from .config import ModelConfig
 from .encoder import LayerTracer, SequenceEncoder
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from torch import nn
 
 from ..errors import CheckpointError
+from ..model_config import ARCHS, ModelConfig
 from ..registry import REGISTRY, PretrainedCfg, list_models
 from ..weights import build_loaded, locate
 from .checkpoint import check_keys, read_checkpoint, save_model
-from .config import ARCHS, ModelConfig
 
 
 def model_class(arch: str) -> type[nn.Module]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..atomic import write_json_atomic
 from ..errors import UAVMError
-from ..features.spec import FeatureSpec
+from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
 
 FORMAT = "uavm.feature_store"

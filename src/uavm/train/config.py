@@ -7,7 +7,7 @@ has (data splits, selection, loss, optimiser schedule, device, ...) and its chec
 :func:`parse_settings` turns a mapping into either, with the same one-line errors
 for unknown keys and values of the wrong type. Recipe keys are field names; the
 feature model's sizes sit under ``model:`` (the fields of
-:class:`uavm.models.config.ModelConfig`) and are overridden as ``model.embed_dim=32``.
+:class:`uavm.model_config.ModelConfig`) and are overridden as ``model.embed_dim=32``.
 Values of overrides are read as YAML (``lr=1e-4``, ``noise=false``, ``test=null``).
 """
 
@@ -22,7 +22,7 @@ import yaml
 
 from ..device import resolve_device
 from ..errors import ConfigError
-from ..models.config import ModelConfig
+from ..model_config import ModelConfig
 
 LOSSES = ("ce", "bce")
 METRICS = ("acc", "mAP")

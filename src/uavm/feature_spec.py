@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 # the released VGGSound audio encoder's input: 990 frames → 30 steps, normalised with VGGSound's statistics
 DEFAULT_AUDIO_ENCODER = "audio_encoder_vggsound"
