@@ -24,7 +24,7 @@ from .data.transforms import feat_norm
 from .errors import ConfigError, UAVMError
 from .extraction.extractor import ClipFeatures, FeatureExtractor
 from .extraction.inputs import media_in_folder
-from .features.spec import FeatureSpec
+from .feature_spec import FeatureSpec
 from .modality import MODALITIES, NAMES, VIEW_NAMES
 from .models import REGISTRY, create_model, load_model, read_model_info
 from .sequence import pad_or_cut
