@@ -186,6 +186,13 @@ class Predictor:
         values, indices = probs.topk(min(self.top_k, len(probs)))
         return [(self.labels.names[i], float(v)) for v, i in zip(values, indices)]
 
+    def timeline(self, path: str | Path, window: float = 10, hop: float = 5, progress: bool = False):
+        """A sliding-window timeline of ``path``: per window the three top-k lists and the
+        audio-visual agreement (see :mod:`uavm.timeline`); the file is decoded once, streamed."""
+        from .timeline import TimelineSource, timeline
+
+        return timeline(TimelineSource.from_predictor(self), path, window=window, hop=hop, progress=progress)
+
 
 def _load(spec: str | Path) -> nn.Module:
     if str(spec) in REGISTRY:

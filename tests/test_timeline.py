@@ -1,0 +1,186 @@
+"""``Predictor.timeline`` / ``uavm predict --timeline`` on generated clips, with a model trained here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import uavm
+from uavm.cli import main
+from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
+from uavm.store import FeatureStore
+from uavm.timeline import JSON_KEYS, agreement, window_spans
+
+AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
+SCENES = [  # (picture, sound): three scenes that differ in both
+    ("color=c=red:size=64x48:rate=10:duration={d}", "sine=frequency=300:duration={d}"),
+    ("testsrc2=size=64x48:rate=10:duration={d}", "anoisesrc=color=white:amplitude=0.5:seed=1:duration={d}"),
+    ("color=c=blue:size=64x48:rate=10:duration={d},drawgrid=w=8:h=8:t=2:c=white", "sine=frequency=3000:duration={d}"),
+]
+NAMES = ["red hum", "pattern noise", "blue whistle"]
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def scene_clip(ffmpeg: str, path, scenes: list[int], seconds: float = 10) -> None:
+    """Scenes ``scenes`` one after the other, ``seconds`` each, as one h264 + aac file."""
+    cmd = [ffmpeg, "-v", "error", "-y"]
+    for k in scenes:
+        picture, sound = SCENES[k]
+        cmd += ["-f", "lavfi", "-i", picture.format(d=seconds), "-f", "lavfi", "-i", sound.format(d=seconds)]
+    links = "".join(f"[{2 * i}:v][{2 * i + 1}:a]" for i in range(len(scenes)))
+    cmd += ["-filter_complex", f"{links}concat=n={len(scenes)}:v=1:a=1[v][a]", "-map", "[v]", "-map", "[a]",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "16000", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory, ffmpeg_bin):
+    """One 10 s clip per scene (the training set) and the three scenes joined into a 30 s clip."""
+    root = tmp_path_factory.mktemp("scenes")
+    (root / "train").mkdir()
+    for k in range(3):
+        scene_clip(ffmpeg_bin, root / "train" / f"scene{k}.mp4", [k])
+    scene_clip(ffmpeg_bin, root / "joined.mp4", [0, 1, 2])
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(scenes, tmp_path_factory):
+    """A unified model trained on the extracted features of the three scenes, saved with its input settings."""
+    store_dir = tmp_path_factory.mktemp("store") / "store"
+    with torch.random.fork_rng():
+        extract(read_inputs(scenes / "train"), store_dir, resolve_encoders(AUDIO, VISUAL),
+                ExtractOptions(workers=0, short_side=SHORT_SIDE, progress=False))
+    store = FeatureStore(store_dir)
+    order = [int(r.clip_id[-1]) for r in store.records]
+    rows = np.arange(len(order))
+    x = {m: torch.nn.functional.normalize(torch.from_numpy(store.read(rows, name).astype(np.float32)), dim=-1)
+         for m, name in (("a", "audio"), ("v", "visual"))}
+    y = torch.tensor(order)
+    torch.manual_seed(0)
+    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
+                              a_input_dim=768, v_input_dim=768)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(60):  # both modalities, random time rolls so no position is special
+        shift = int(torch.randint(0, 30, ()))
+        loss = sum(torch.nn.functional.cross_entropy(model(x[m].roll(shift, dims=1), m), y) for m in "av")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    path = tmp_path_factory.mktemp("model") / "scenes.safetensors"
+    uavm.save_model(model, path, info={"audio_encoder": AUDIO, "visual_encoder": VISUAL, "short_side": SHORT_SIDE,
+                                       "label_mids": [f"s{k}" for k in range(3)], "label_names": NAMES,
+                                       "feat_norm": True, "loss": "ce"})
+    return path
+
+
+def test_agreement_is_one_minus_jensen_shannon_base_2():
+    p, q = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.3, 0.6])
+    m = (p + q) / 2
+    jsd = 0.5 * sum(p * np.log2(p / m)) + 0.5 * sum(q * np.log2(q / m))
+    assert agreement(p, q) == pytest.approx(1 - jsd)
+    assert agreement(p, p) == pytest.approx(1.0)
+    assert agreement(np.array([1.0, 0, 0]), np.array([0, 0.5, 0.5])) == pytest.approx(0.0)
+
+
+def test_windows_start_at_zero_hop_apart_and_reach_the_end():
+    assert window_spans(30, 10, 5) == [(0, 10), (5, 15), (10, 20), (15, 25), (20, 30)]
+    assert window_spans(32, 10, 5)[-1] == (25, 32)
+    assert window_spans(4, 10, 5) == [(0, 4)]
+    assert window_spans(30.01, 10, 5)[-1] == (20, 30.01)  # container rounding opens no extra window
+
+
+@pytest.mark.slow
+def test_each_scene_is_found_where_it_plays(trained, scenes, capsys, tmp_path):
+    predictor = uavm.Predictor(trained, top_k=3, device="cpu")
+    result = predictor.timeline(scenes / "joined.mp4", window=10, hop=5)
+    spans = [(w.start, w.end) for w in result.windows]
+    assert spans[0][0] == 0 and spans[-1][1] == pytest.approx(30, abs=0.1)
+    assert all(b[0] <= a[1] for a, b in zip(spans, spans[1:]))  # no gap between windows
+    inside = [w for w in result.windows if w.end <= (w.start // 10 + 1) * 10 + 0.1]  # within one scene
+    assert len(inside) == 3
+    for w in inside:
+        scene = int(w.start // 10)
+        assert w.fused[0][0] == NAMES[scene], (w.start, w.fused)
+        assert 0 <= w.agreement <= 1
+    assert set(result.attention) == {"audio", "visual"}
+
+    plot = tmp_path / "timeline.png"
+    main(["predict", str(scenes / "joined.mp4"), "--model", str(trained), "--timeline", "--json",
+          "--plot", str(plot), "--top-k", "2", "--device", "cpu"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [tuple(d) for d in lines] == [JSON_KEYS] * len(result.windows)
+    assert [d["fused"][0]["label"] for d in lines] == [w.fused[0][0] for w in result.windows]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_overlapping_windows_cost_no_extra_encoder_work(trained, tmp_path, ffmpeg_bin):
+    """Frames through the visual encoder (and log-mel frames through the audio one) for a 60 s clip at hop 5."""
+    clip = tmp_path / "sixty.mp4"
+    scene_clip(ffmpeg_bin, clip, [0, 1, 2, 0, 1, 2])
+    predictor = uavm.Predictor(trained, device="cpu")
+    counts = {"visual": 0, "audio": 0}
+
+    def counter(name, axis):
+        def hook(module, args):
+            counts[name] += args[0].shape[axis]
+        return hook
+
+    hooks = [predictor.encoders.visual.register_forward_pre_hook(counter("visual", 0)),
+             predictor.encoders.audio.features.register_forward_pre_hook(counter("audio", 3))]
+    try:
+        predictor.predict(clip)  # encodes every frame of the 60 s once (then keeps the first 10 s)
+        once_visual = counts["visual"]
+        counts.update(visual=0, audio=0)
+        result = predictor.timeline(clip, window=10, hop=5)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(result.windows) == 11
+    assert once_visual == 180
+    assert counts["visual"] <= 1.2 * once_visual
+    assert counts["audio"] <= 1.2 * 6000  # 60 s of log-mel frames, 10 ms apart
+
+
+@pytest.mark.slow
+def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
+    """A 2 h, 32x24, 1 fps video sampled every 4 s: peak resident memory stays far below a decoded 2 h.
+
+    Frames and log-mel chunks are dropped once encoded; what grows with the length is the
+    per-step features (1800 x 768 floats here, 5.5 MB) and the window results.
+    """
+    clip = tmp_path / "two_hours.mp4"
+    subprocess.run([ffmpeg_bin, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=32x24:rate=1:duration=7200",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "600", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True, capture_output=True)
+    torch.manual_seed(0)
+    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
+                              a_input_dim=768, v_input_dim=768, seq_len=10)  # 10 frames, 40 s at 0.25 fps
+    model_path = tmp_path / "model.safetensors"
+    uavm.save_model(model, model_path, info={"audio_encoder": "none", "visual_encoder": VISUAL, "fps": 0.25,
+                                             "short_side": 32, "label_mids": ["a", "b", "c"],
+                                             "label_names": NAMES, "feat_norm": True})
+    script = textwrap.dedent(f"""
+        import resource, torch, uavm
+        torch.set_num_threads(2)
+        predictor = uavm.Predictor({str(model_path)!r}, device="cpu")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = predictor.timeline({str(clip)!r}, window=40, hop=40)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(len(result.windows), result.duration, before, after)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=600)
+    windows, duration, before, after = out.stdout.split()
+    assert int(windows) == 180 and float(duration) == pytest.approx(7200, abs=5)
+    grown = (int(after) - int(before)) * 1024
+    assert grown < 100 * 2**20, f"peak resident memory grew by {grown / 2**20:.0f} MiB over a 2 h video"
