@@ -44,6 +44,7 @@ from ..predict import Predictor
 
 DEFAULT_MAX_UPLOAD_MB = 200
 TRUE = ("1", "true", "yes", "on")
+TOO_LARGE = "uavm.upload_too_large"  # scope key UploadLimit sets when it cuts a body off
 
 
 @dataclass
@@ -73,6 +74,8 @@ def create_app(predictor: Predictor, options: ServeOptions | None = None) -> ASG
         try:
             form = await request.form(max_files=1, max_fields=8)
         except Exception as exc:  # noqa: BLE001 - any parser complaint is the client's problem
+            if request.scope.get(TOO_LARGE):  # UploadLimit cut the body off
+                return error(413, f"upload too large: the limit is {options.max_upload_bytes / 2**20:g} MB")
             return error(400, f"expected a multipart form upload with a field 'file' ({exc})")
         try:
             upload = form.get("file")
@@ -115,7 +118,8 @@ class UploadLimit:
     """ASGI guard: refuses ``POST /api/predict`` bodies over ``limit`` bytes with HTTP 413.
 
     A declared ``Content-Length`` over the limit is refused before any byte is read; a
-    body without one is counted as it streams in and cut off once over the limit.
+    body without one is counted as it streams in and cut off once over the limit (the
+    reader sees an error and the scope key :data:`TOO_LARGE`, and answers 413).
     """
 
     def __init__(self, app: ASGIApp, limit: int):
@@ -138,6 +142,7 @@ class UploadLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    scope[TOO_LARGE] = True
                     raise _TooLarge
             return message
 
