@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -10,34 +11,13 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from helpers.scenes import NAMES, VISUAL, scene_clip, train_scene_model
 
 import uavm
 from uavm.cli import main
-from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
-from uavm.store import FeatureStore
 from uavm.timeline import JSON_KEYS, agreement, window_spans
 
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
-SCENES = [  # (picture, sound): three scenes that differ in both
-    ("color=c=red:size=64x48:rate=10:duration={d}", "sine=frequency=300:duration={d}"),
-    ("testsrc2=size=64x48:rate=10:duration={d}", "anoisesrc=color=white:amplitude=0.5:seed=1:duration={d}"),
-    ("color=c=blue:size=64x48:rate=10:duration={d},drawgrid=w=8:h=8:t=2:c=white", "sine=frequency=3000:duration={d}"),
-]
-NAMES = ["red hum", "pattern noise", "blue whistle"]
-
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def scene_clip(ffmpeg: str, path, scenes: list[int], seconds: float = 10) -> None:
-    """Scenes ``scenes`` one after the other, ``seconds`` each, as one h264 + aac file."""
-    cmd = [ffmpeg, "-v", "error", "-y"]
-    for k in scenes:
-        picture, sound = SCENES[k]
-        cmd += ["-f", "lavfi", "-i", picture.format(d=seconds), "-f", "lavfi", "-i", sound.format(d=seconds)]
-    links = "".join(f"[{2 * i}:v][{2 * i + 1}:a]" for i in range(len(scenes)))
-    cmd += ["-filter_complex", f"{links}concat=n={len(scenes)}:v=1:a=1[v][a]", "-map", "[v]", "-map", "[a]",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "16000", str(path)]
-    subprocess.run(cmd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -54,33 +34,8 @@ def scenes(tmp_path_factory, ffmpeg_bin):
 @pytest.fixture(scope="module")
 def trained(scenes, tmp_path_factory):
     """A unified model trained on the extracted features of the three scenes, saved with its input settings."""
-    store_dir = tmp_path_factory.mktemp("store") / "store"
-    with torch.random.fork_rng():
-        extract(read_inputs(scenes / "train"), store_dir, resolve_encoders(AUDIO, VISUAL),
-                ExtractOptions(workers=0, short_side=SHORT_SIDE, progress=False))
-    store = FeatureStore(store_dir)
-    order = [int(r.clip_id[-1]) for r in store.records]
-    rows = np.arange(len(order))
-    x = {m: torch.nn.functional.normalize(torch.from_numpy(store.read(rows, name).astype(np.float32)), dim=-1)
-         for m, name in (("a", "audio"), ("v", "visual"))}
-    y = torch.tensor(order)
-    torch.manual_seed(0)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                              a_input_dim=768, v_input_dim=768)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    for step in range(60):  # both modalities, random time rolls so no position is special
-        shift = int(torch.randint(0, 30, ()))
-        loss = sum(torch.nn.functional.cross_entropy(model(x[m].roll(shift, dims=1), m), y) for m in "av")
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    path = tmp_path_factory.mktemp("model") / "scenes.safetensors"
-    uavm.save_model(model, path, info={"audio_encoder": AUDIO, "visual_encoder": VISUAL, "short_side": SHORT_SIDE,
-                                       "label_mids": [f"s{k}" for k in range(3)], "label_names": NAMES,
-                                       "feat_norm": True, "loss": "ce"})
-    return path
+    root = tmp_path_factory.mktemp("trained")
+    return train_scene_model(scenes / "train", root / "store", root / "scenes.safetensors")
 
 
 def test_agreement_is_one_minus_jensen_shannon_base_2():
@@ -105,7 +60,7 @@ def test_each_scene_is_found_where_it_plays(trained, scenes, capsys, tmp_path):
     result = predictor.timeline(scenes / "joined.mp4", window=10, hop=5)
     spans = [(w.start, w.end) for w in result.windows]
     assert spans[0][0] == 0 and spans[-1][1] == pytest.approx(30, abs=0.1)
-    assert all(b[0] <= a[1] for a, b in zip(spans, spans[1:]))  # no gap between windows
+    assert all(b[0] <= a[1] for a, b in itertools.pairwise(spans))  # no gap between windows
     inside = [w for w in result.windows if w.end <= (w.start // 10 + 1) * 10 + 0.1]  # within one scene
     assert len(inside) == 3
     for w in inside:

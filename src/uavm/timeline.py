@@ -319,8 +319,11 @@ def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: 
                     time.perf_counter() - t0)
 
 
-def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3) -> Path:
-    """The top classes of each view along time (probability curves) and the agreement curve, as a PNG."""
+def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3, title: str | None = None) -> Path:
+    """The top classes of each view along time (probability curves) and the agreement curve, as a PNG.
+
+    ``title`` names the clip in the figure (default: the file name of ``result.path``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -330,7 +333,7 @@ def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3)
 
     dest = Path(dest)
     views = [v for v in ("audio", "visual", "fused") if any(getattr(w, v) for w in result.windows)]
-    fig, axes = plt.subplots(len(views) + 1, 1, figsize=(10, 2.2 * (len(views) + 1)), sharex=True)
+    fig, axes = plt.subplots(len(views) + 1, 1, figsize=(10, 1.5 * (len(views) + 1) + 0.5), sharex=True)
     axes = np.atleast_1d(axes)
     centres = [(w.start + w.end) / 2 for w in result.windows]
     for ax, view in zip(axes, views):
@@ -353,7 +356,8 @@ def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("time (s, window centre)")
     ax.grid(alpha=0.3)
-    fig.suptitle(f"{Path(result.path).name}: {result.window:g} s windows every {result.hop:g} s", fontsize=10)
+    name = title or Path(result.path).name
+    fig.suptitle(f"{name}: {result.window:g} s windows every {result.hop:g} s", fontsize=10)
     fig.tight_layout()
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
@@ -492,8 +496,8 @@ def _window_inputs(features: np.ndarray | None, spans: list[tuple[float, float]]
 
     rows, index = [], []
     for start, end in spans:
-        first = min(int(round(start / step_s)), len(features))
-        last = min(first + max(1, int(round((end - start) / step_s))), len(features))
+        first = min(round(start / step_s), len(features))
+        last = min(first + max(1, round((end - start) / step_s)), len(features))
         if last <= first:  # a window past the last step of this modality: its final steps
             first = max(0, last - 1)
         rows.append(pad_or_cut(features[first:last], source.seq_len))
@@ -515,5 +519,15 @@ def _rank(probs: np.ndarray | None, source: TimelineSource) -> Ranked | None:
     return [(source.labels[i], float(probs[i])) for i in order]
 
 
-__all__ = ["Timeline", "TimelineSource", "TimelineWindow", "StepFeatures", "agreement", "plot_timeline",
-           "stream_features", "timeline", "window_spans", "JSON_KEYS"]
+__all__ = [
+    "JSON_KEYS",
+    "StepFeatures",
+    "Timeline",
+    "TimelineSource",
+    "TimelineWindow",
+    "agreement",
+    "plot_timeline",
+    "stream_features",
+    "timeline",
+    "window_spans",
+]

@@ -88,7 +88,7 @@ def create_app(predictor: Predictor, options: ServeOptions | None = None) -> ASG
                 with path.open("wb") as out:
                     shutil.copyfileobj(upload.file, out, 1 << 20)
                 try:
-                    result = await run_in_threadpool(_answer, predictor, lock, path, want_timeline, options)
+                    result = await run_in_threadpool(_answer, predictor, lock, path, name, want_timeline, options)
                 except UAVMError as exc:
                     return error(400, f"{name}: {str(exc).replace(str(path) + ': ', '').replace(str(path), name)}")
             _rename(result, name)
@@ -166,7 +166,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _answer(predictor: Predictor, lock: threading.Lock, path: Path, want_timeline: bool,
+def _answer(predictor: Predictor, lock: threading.Lock, path: Path, name: str, want_timeline: bool,
             options: ServeOptions) -> dict[str, Any]:
     """What the API returns for one uploaded file (runs in a worker thread, one request at a time)."""
     with lock:
@@ -179,7 +179,7 @@ def _answer(predictor: Predictor, lock: threading.Lock, path: Path, want_timelin
     out = result.to_json()
     out["prediction"] = prediction
     plot = path.with_name("timeline.png")
-    plot_timeline(result, plot)
+    plot_timeline(result, plot, title=name)
     out["plot"] = "data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode("ascii")
     return out
 
