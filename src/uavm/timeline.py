@@ -55,6 +55,7 @@ AUDIO_STEP_FRAMES = 32  # log-mel frames per audio-encoder output step
 FBANK_SHIFT_S = 0.01  # 10 ms between log-mel frames
 AUDIO_STEP_S = AUDIO_STEP_FRAMES * FBANK_SHIFT_S
 VISUAL_BATCH = 32  # frames per visual-encoder pass while streaming
+AUDIO_BATCH_SAMPLES = 16000  # 16 kHz samples turned into log-mel frames at a time
 END_SLACK_S = 0.05  # a clip's last 50 ms (container rounding) does not open one more window
 JSON_KEYS = ("start", "end", "audio", "visual", "fused", "agreement")
 
@@ -261,7 +262,7 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             visual.add(_drain_sampler(sampler, flush=True))
         if audio is not None:
             resampler.push(None)
-            audio.add(_drain_resampler(resampler))
+            audio.add(_drain_resampler(resampler), flush=True)
     v = visual.finish() if visual is not None else None
     a = audio.finish() if audio is not None else None
     lengths = [len(v) / source.fps if v is not None and len(v) else 0.0,
@@ -407,11 +408,11 @@ class _AudioSteps:
         self.out: list[np.ndarray] = []
         self.samples = 0
 
-    def add(self, samples: np.ndarray) -> None:
-        if not len(samples):
-            return
+    def add(self, samples: np.ndarray, flush: bool = False) -> None:
         self.samples += len(samples)
-        self.tail = np.concatenate([self.tail, samples])
+        self.tail = np.concatenate([self.tail, samples]) if len(samples) else self.tail
+        if len(self.tail) < AUDIO_BATCH_SAMPLES and not flush:
+            return  # log-mel frames are made a second of audio at a time
         count = 0 if len(self.tail) < self.size else 1 + (len(self.tail) - self.size) // self.shift
         if count:
             used = self.size + (count - 1) * self.shift
