@@ -72,9 +72,9 @@ def _timelines(predictor: Predictor, files: list, window: float, hop: float, as_
         else:
             click.echo(f"{path} ({result.duration:.1f} s)")
             for w in result.windows:
-                top = {v: (getattr(w, v) or [("-", 0.0)])[0] for v in ("audio", "visual", "fused")}
-                agree = "  -  " if w.agreement is None else f"{w.agreement:5.2f}"
-                click.echo(f"  {w.start:7.1f}-{w.end:7.1f} s  agreement {agree}  "
+                top = {v: getattr(w, v)[0] for v in ("audio", "visual", "fused") if getattr(w, v)}
+                agree = "" if w.agreement is None else f"  agreement {w.agreement:4.2f}"
+                click.echo(f"  {w.start:7.1f}-{w.end:7.1f} s{agree}  "
                            + "  ".join(f"{v}: {n} ({p:.0%})" for v, (n, p) in top.items()))
         if plot_path:
             click.echo(f"plot: {plot_timeline(result, plot_path)}", err=True)
