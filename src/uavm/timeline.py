@@ -23,8 +23,8 @@ on chunks of ``32 * (target_frames // 32)`` frames (960 for the released encoder
 steps, the length of one training clip), each on its own with the network's zero padding at
 both ends, exactly as every training clip was encoded. A window that straddles two chunks
 therefore sees steps computed near a chunk edge, as the first and last steps of every
-training clip are. The last chunk is padded with the log-mel value of silence-free zero
-energy (raw 0, as :func:`uavm.features.fbank.normalized_fbank` pads) up to a whole step.
+training clip are. The last chunk is padded up to a whole step with raw log-mel zeros, as
+:func:`uavm.features.fbank.normalized_fbank` pads a short clip.
 Log-mel frames skip the whole-clip mean removal of :func:`normalized_fbank`: each frame
 removes its own DC offset first, which cancels any constant shift of the waveform.
 """
@@ -254,6 +254,8 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
                     if now > shown + 0.5:
                         bar.update(round(now - shown, 1))
                         shown = now
+            if bar.total and bar.n < bar.total:
+                bar.update(bar.total - bar.n)
         except av.FFmpegError as exc:
             raise MediaError(path, f"decoding failed ({getattr(exc, 'strerror', None) or exc})") from exc
         finally:
