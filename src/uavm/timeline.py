@@ -244,11 +244,17 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
         bar = tqdm(total=round(duration_hint, 1) or None, desc="timeline", unit="s", unit_scale=False,
                    disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s media [{rate_fmt}]")
         shown = 0.0
+        failed: dict[str, str] = {}  # a track whose decoding failed: the other one goes on
         try:
             for packet in container.demux([container.streams[i] for i in targets]):
-                _, push = targets[packet.stream.index]
-                for frame in packet.decode():
-                    push(frame)
+                modality, push = targets[packet.stream.index]
+                if modality in failed:
+                    continue
+                try:
+                    for frame in packet.decode():
+                        push(frame)
+                except av.FFmpegError as exc:
+                    failed[modality] = f"{modality} decoding failed ({getattr(exc, 'strerror', None) or exc})"
                 if packet.pts is not None and packet.time_base is not None:
                     now = float(packet.pts * packet.time_base)
                     if now > shown + 0.5:
@@ -260,6 +266,12 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             raise MediaError(path, f"decoding failed ({getattr(exc, 'strerror', None) or exc})") from exc
         finally:
             bar.close()
+        for modality, problem in failed.items():
+            notes.append(f"{modality}: {problem}")
+        if "visual" in failed:
+            visual = None
+        if "audio" in failed:
+            audio = None
         if visual is not None:
             visual.add(_drain_sampler(sampler, flush=True))
         if audio is not None:
@@ -270,7 +282,7 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
     lengths = [len(v) / source.fps if v is not None and len(v) else 0.0,
                audio.samples / 16000 if audio is not None else 0.0]
     if (v is None or not len(v)) and (a is None or not len(a)):
-        raise MediaError(path, "no decodable audio or video")
+        raise MediaError(path, "; ".join(failed.values()) or "no decodable audio or video")
     return StepFeatures(a if a is not None and len(a) else None, v if v is not None and len(v) else None,
                         max(lengths), source.fps, visual.frames if visual is not None else 0, notes)
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..errors import UAVMError
 from ..predict import ClipPrediction, Predictor, media_files
 
 
@@ -57,13 +58,22 @@ def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None,
 
 def _timelines(predictor: Predictor, files: list, window: float, hop: float, as_json: bool,
                plot_path: str | None) -> None:
-    """``--timeline``: one JSON object per window with ``--json``, else a table per file."""
+    """``--timeline``: one JSON object per window with ``--json``, else a table per file.
+
+    A file that cannot be read gets a one-line error and the others go on (exit status 1).
+    """
     from ..timeline import plot_timeline
 
     if plot_path and len(files) != 1:
         raise click.UsageError("--plot takes one input file")
+    failed = 0
     for path in files:
-        result = predictor.timeline(path, window=window, hop=hop, progress=not as_json and sys.stderr.isatty())
+        try:
+            result = predictor.timeline(path, window=window, hop=hop, progress=not as_json and sys.stderr.isatty())
+        except UAVMError as exc:  # the other files go on; the exit status says one failed
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
         for note in result.notes:
             click.echo(f"note: {path}: {note}", err=True)
         if as_json:
@@ -78,6 +88,8 @@ def _timelines(predictor: Predictor, files: list, window: float, hop: float, as_
                            + "  ".join(f"{v}: {n} ({p:.0%})" for v, (n, p) in top.items()))
         if plot_path:
             click.echo(f"plot: {plot_timeline(result, plot_path)}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 def _format(result: ClipPrediction) -> str:
