@@ -291,6 +291,7 @@ def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: 
              progress: bool = False) -> Timeline:
     """The sliding-window timeline of one file (see the module doc)."""
     t0 = time.perf_counter()
+    window_spans(1, window, hop)  # bad settings fail before the file is decoded
     steps = stream_features(path, source, progress=progress)
     spans = window_spans(steps.duration, window, hop)
     windows: list[TimelineWindow] = []
