@@ -8,7 +8,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from helpers.http import multipart, post_chunked, post_headers_only, request
+from helpers.http_client import multipart, post_chunked, post_headers_only, request
 
 import uavm
 from uavm.timeline import JSON_KEYS

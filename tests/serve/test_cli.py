@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers.http import request
+from helpers.http_client import request
 
 pytestmark = pytest.mark.slow
 
