@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from .extraction.inputs import ClipInput, media_in_folder
 from .extraction.pipeline import ExtractOptions, encode_batch
 from .models import REGISTRY, create_model, load_model, read_model_info
 from .store.records import FEATURE_SETTINGS
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
 
 Ranked = list[tuple[str, float]]
 
@@ -186,7 +189,7 @@ class Predictor:
         values, indices = probs.topk(min(self.top_k, len(probs)))
         return [(self.labels.names[i], float(v)) for v, i in zip(values, indices)]
 
-    def timeline(self, path: str | Path, window: float = 10, hop: float = 5, progress: bool = False):
+    def timeline(self, path: str | Path, window: float = 10, hop: float = 5, progress: bool = False) -> Timeline:
         """A sliding-window timeline of ``path``: per window the three top-k lists and the
         audio-visual agreement (see :mod:`uavm.timeline`); the file is decoded once, streamed."""
         from .timeline import TimelineSource, timeline
