@@ -16,11 +16,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 # Test media and the FFmpeg CLI used as a reference by parity tests.
-if ! command -v ffmpeg >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+if ! command -v ffmpeg >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+        || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing ffmpeg, espeak-ng and sox with apt-get" >&2
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg espeak-ng sox) >/dev/null 2>&1 \
-            || echo "warning: apt-get could not install ffmpeg/espeak-ng/sox; tests needing them are skipped" >&2
+        echo "installing ffmpeg, espeak-ng, sox and chromium (+ driver) with apt-get" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg espeak-ng sox chromium chromium-driver) >/dev/null 2>&1 \
+            || echo "warning: apt-get could not install ffmpeg/espeak-ng/sox/chromium; tests needing them are skipped" >&2
     fi
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from .feature_spec import FeatureSpec
 from .modality import MODALITIES, NAMES, VIEW_NAMES
 from .models import REGISTRY, create_model, load_model, read_model_info
 from .sequence import pad_or_cut
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
 
 Ranked = list[tuple[str, float]]
 
@@ -176,6 +179,13 @@ class Predictor:
         probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
         values, indices = probs.topk(min(self.top_k, len(probs)))
         return [(self.labels.names[i], float(v)) for v, i in zip(values, indices)]
+
+    def timeline(self, path: str | Path, window: float = 10, hop: float = 5, progress: bool = False) -> Timeline:
+        """A sliding-window timeline of ``path``: per window the three top-k lists and the
+        audio-visual agreement (see :mod:`uavm.timeline`); the file is decoded once, streamed."""
+        from .timeline import TimelineSource, timeline
+
+        return timeline(TimelineSource.from_predictor(self), path, window=window, hop=hop, progress=progress)
 
 
 def _load(spec: str | Path) -> nn.Module:

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "analyze:analyze",
     "predict": "predict:predict",
     "demo": "demo:demo",
+    "serve": "serve:serve",
 }
 
 
