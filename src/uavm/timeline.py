@@ -508,7 +508,8 @@ def _window_inputs(features: np.ndarray | None, spans: list[tuple[float, float]]
     """Model inputs ``[B, seq_len, D]`` for the windows (padded / cut as in training) and their step indices."""
     if features is None:
         return None, []
-    from .data.transforms import feat_norm, pad_or_cut
+    from .data.transforms import feat_norm
+    from .sequence import pad_or_cut
 
     rows, index = [], []
     for start, end in spans:

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 import uavm
-from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
+from uavm.extraction import ExtractOptions, extract, read_inputs
+from uavm.feature_spec import FeatureSpec
 from uavm.store import FeatureStore
 
 AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
@@ -39,8 +40,8 @@ def train_scene_model(train_folder: Path, store_dir: Path, path: Path) -> Path:
     A few Adam steps of the real model on both modalities, with random time rolls so no position is special.
     """
     with torch.random.fork_rng():
-        extract(read_inputs(train_folder), store_dir, resolve_encoders(AUDIO, VISUAL),
-                ExtractOptions(workers=0, short_side=SHORT_SIDE, progress=False))
+        extract(read_inputs(train_folder), store_dir, FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
+                ExtractOptions(workers=0, progress=False))
     store = FeatureStore(store_dir)
     order = [int(r.clip_id[-1]) for r in store.records]
     rows = np.arange(len(order))
