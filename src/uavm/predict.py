@@ -23,6 +23,7 @@ from .data.labels import LabelSet, labels_from_info, load_labels
 from .data.transforms import feat_norm, pad_or_cut
 from .errors import ConfigError, UAVMError
 from .extraction.decode import MISSING, DecodeConfig, decode_clip, describe_problems
+from .extraction.failures import printable
 from .extraction.encoders import AudioInput, Encoders, resolve_encoders
 from .extraction.inputs import ClipInput, media_in_folder
 from .extraction.pipeline import ExtractOptions, encode_batch
@@ -151,10 +152,10 @@ class Predictor:
 
     @torch.inference_mode()
     def _classify(self, clip, audio, visual) -> ClipPrediction:
-        result = ClipPrediction(str(clip.item.path))
+        result = ClipPrediction(printable(str(clip.item.path)))  # undecodable name bytes as \xNN
         problems = clip.problems
         if audio is None and visual is None:
-            result.error = f"{clip.item.path}: {describe_problems(problems)}"
+            result.error = f"{result.path}: {describe_problems(problems)}"
             return result
         for modality, array in (("audio", audio), ("visual", visual)):
             if array is None:

@@ -119,6 +119,8 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Deco
                     push(frame)
             except av.FFmpegError as exc:
                 result.problems[modality] = f"{modality} decoding failed ({_reason(exc)})"
+            except MediaError as exc:  # refused, e.g. an unbounded frame size
+                result.problems[modality] = exc.problem
     except av.FFmpegError as exc:  # the demuxer itself gave up: whatever is unfinished fails
         for modality, _ in targets.values():
             result.problems.setdefault(modality, f"reading the file failed ({_reason(exc)})")

@@ -137,9 +137,12 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> torch.Tensor:
     webm, mkv, ...). Raises :class:`NoAudioTrackError` for a file without audio,
     :class:`MediaError` naming the file and the problem otherwise.
     """
+    from .video_io import file_problem
+
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
+    problem = file_problem(path)
+    if problem:
+        raise MediaError(path, problem)
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:

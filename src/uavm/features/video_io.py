@@ -33,7 +33,9 @@ the paper may have been computed with bilinear resizing. Pass
 
 from __future__ import annotations
 
+import errno
 import math
+import stat
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,6 +50,11 @@ INTERPOLATIONS = (
     "bicubic", "bilinear", "fast_bilinear", "neighbor", "area", "bicublin",
     "gauss", "sinc", "lanczos", "spline",
 )
+
+# The largest long side / short side of a frame that is scaled to ``short_side``: the scaled long
+# side is at most MAX_ASPECT_RATIO * short_side (2240 px at 224). A 2000x2 video would otherwise
+# become 224000x224 frames (150 MB each); such a clip is refused with a MediaError saying why.
+MAX_ASPECT_RATIO = 10
 
 _AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
 
@@ -81,14 +88,43 @@ def load_frames(
 def open_media(path: str | Path) -> av.container.InputContainer:
     """Open a media file with PyAV, turning failures into a :class:`MediaError` naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty file")
+    problem = file_problem(path)
+    if problem:
+        raise MediaError(path, problem)
     try:
         return av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(path, f"not a readable media file ({_reason(exc)})") from exc
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a readable media file (dangling link, link loop, folder, FIFO, device, empty), or ``None``.
+
+    Checked before opening: FFmpeg would block forever on a FIFO and calls every one of these "no such file".
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "a dangling symbolic link (its target does not exist)" if path.is_symlink() else "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"cannot be read ({exc.strerror or exc})"
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder, not a media file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if info.st_size == 0:
+        return "empty file"
+    return None
 
 
 def decode_frames(
@@ -154,10 +190,22 @@ class FrameSampler:
         self._last_pts = pts
         frame.pts = pts - self._offset
         if self._graph is None:
+            self._check_geometry(frame)
             self._graph = _build_graph(frame, self.stream.time_base, self.fps, self.short_side,
                                        self.interpolation, self.threads)
         self._graph.push(frame)
         _drain(self._graph, self._frames)
+
+    def _check_geometry(self, frame: av.VideoFrame) -> None:
+        """Refuse frames whose scaled size would be unbounded (see :data:`MAX_ASPECT_RATIO`)."""
+        if self.short_side is None:
+            return
+        w, h = frame.width, frame.height
+        if min(w, h) < 1 or max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+            long_side = max(w, h) * self.short_side // max(min(w, h), 1)
+            raise MediaError(self.path, f"frame size {w}x{h} is refused: scaling its short side to {self.short_side} px "
+                                        f"would make the long side {long_side} px, over the bound of "
+                                        f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)")
 
     def finish(self) -> torch.Tensor:
         """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
