@@ -114,7 +114,7 @@ class Predictor:
             self.encoders.audio_input = AudioInput(**inputs.audio_fbank)
         self.decode = DecodeConfig(audio=self.encoders.audio is not None, visual=self.encoders.visual is not None,
                                    fps=inputs.fps, short_side=inputs.short_side, interpolation=inputs.interpolation,
-                                   audio_input=self.encoders.audio_input)
+                                   audio_input=self.encoders.audio_input, seq_len=self.model.config.seq_len)
         self.feat_norm = inputs.feat_norm
         self.encode_options = ExtractOptions(progress=False, bf16=bf16)
         self.model.to(self.device).eval()

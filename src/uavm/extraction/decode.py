@@ -1,7 +1,10 @@
 """The CPU half of extraction, run in worker processes: one media file → fbank and frames.
 
 The file is opened and demuxed once; audio packets go to the 16 kHz mono
-resampler, video packets to the frame sampler. A track that is missing or fails
+resampler, video packets to the frame sampler. Only what the model uses is kept:
+the first ``seq_len`` frames (the clip's first ``seq_len / fps`` seconds) and the
+samples of the fbank's ``target_frames``, so a small file with extreme timestamps
+cannot make a worker allocate without bound. A track that is missing or fails
 to decode is reported, not raised, so the caller can keep the other track.
 """
 
@@ -16,7 +19,7 @@ import torch
 
 from ..errors import MediaError, UAVMError
 from ..features.audio_io import MonoResampler, audio_stream
-from ..features.fbank import normalized_fbank
+from ..features.fbank import normalized_fbank, samples_for_frames
 from ..features.video_io import FrameSampler, open_media, video_streams
 from .encoders import AudioInput
 from .inputs import ClipInput
@@ -35,6 +38,7 @@ class DecodeConfig:
     interpolation: str = "bicubic"
     sample_rate: int = 16000
     audio_input: AudioInput = field(default_factory=AudioInput)
+    seq_len: int | None = 30  # frames kept (the model's time steps); None keeps all
 
 
 @dataclass
@@ -72,13 +76,14 @@ def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
         result.problems = {"audio": exc.problem, "visual": exc.problem}
         return result
     with container:
-        waveform = _demux(container, item, config, result)
+        waveform, centred = _demux(container, item, config, result)
     result.seconds["decode"] = time.perf_counter() - start
     if waveform is not None:
         start = time.perf_counter()
         try:
             spec = config.audio_input
-            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, config.sample_rate)
+            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, config.sample_rate,
+                                     remove_mean=not centred)
             result.fbank = fbank.numpy().astype(np.float32, copy=False)
         except UAVMError as exc:
             result.problems["audio"] = str(exc)
@@ -87,19 +92,23 @@ def decode_clip(item: ClipInput, config: DecodeConfig) -> DecodedClip:
 
 
 def _demux(container: av.container.InputContainer, item: ClipInput, config: DecodeConfig,
-           result: DecodedClip) -> torch.Tensor | None:
-    """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``)."""
+           result: DecodedClip) -> tuple[torch.Tensor | None, bool]:
+    """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``) and whether it is centred.
+
+    A waveform cut to what the fbank uses is centred here on the mean of the whole track.
+    """
     sampler = resampler = None
     if config.visual:
         if video_streams(container):
             sampler = FrameSampler(container, item.path, fps=config.fps, short_side=config.short_side,
-                                   interpolation=config.interpolation, threads=1)
+                                   interpolation=config.interpolation, threads=1, max_frames=config.seq_len)
         else:
             result.problems["visual"] = MISSING
     if config.audio:
         if container.streams.audio:
             astream = audio_stream(container, item.path)
-            resampler = MonoResampler(config.sample_rate)
+            resampler = MonoResampler(config.sample_rate, max_samples=samples_for_frames(
+                config.audio_input.target_frames, config.sample_rate))
         else:
             result.problems["audio"] = MISSING
     targets = {}
@@ -108,11 +117,11 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Deco
     if resampler is not None:
         targets[astream.index] = ("audio", resampler.push)
     if not targets:
-        return None
+        return None, False
     try:
         for packet in container.demux([container.streams[i] for i in targets]):
             modality, push = targets[packet.stream.index]
-            if modality in result.problems:
+            if modality in result.problems or (modality == "visual" and sampler.full):
                 continue
             try:
                 for frame in packet.decode():
@@ -139,7 +148,9 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Deco
             if waveform.numel() == 0:
                 result.problems["audio"] = "the audio track holds no decodable samples"
                 waveform = None
-    return waveform
+            elif resampler.truncated:
+                return waveform - resampler.mean(), True
+    return waveform, False
 
 
 def _reason(exc: BaseException) -> str:

@@ -113,7 +113,7 @@ def extract(
     encoders.to(device)
     config = DecodeConfig(audio=encoders.audio is not None, visual=encoders.visual is not None, fps=options.fps,
                           short_side=options.short_side, interpolation=options.interpolation,
-                          audio_input=encoders.audio_input)
+                          audio_input=encoders.audio_input, seq_len=options.seq_len)
     report = ExtractReport(store=target)
     failures = FailureLog(target / FAILURES)
     start = time.perf_counter()

@@ -72,17 +72,18 @@ def load_frames(
     short_side: int | None = 224,
     interpolation: str = "bicubic",
     threads: int = 0,
+    max_frames: int | None = None,
 ) -> torch.Tensor:
     """Frames of the video at ``path``: uint8 RGB ``[T, H, W, 3]`` at ``fps`` frames per second.
 
     ``short_side=None`` keeps the decoded size. ``threads`` (0 = automatic)
-    bounds FFmpeg's decoding and scaling threads. Raises
+    bounds FFmpeg's decoding and scaling threads. ``max_frames`` keeps the first frames only. Raises
     :class:`~uavm.errors.NoVideoTrackError` for a file without video and
     :class:`~uavm.errors.MediaError` for one that cannot be opened or decoded.
     """
     with open_media(path) as container:
         return decode_frames(container, path, fps=fps, short_side=short_side,
-                             interpolation=interpolation, threads=threads)
+                             interpolation=interpolation, threads=threads, max_frames=max_frames)
 
 
 def open_media(path: str | Path) -> av.container.InputContainer:
@@ -134,16 +135,19 @@ def decode_frames(
     short_side: int | None = 224,
     interpolation: str = "bicubic",
     threads: int = 0,
+    max_frames: int | None = None,
 ) -> torch.Tensor:
     """Like :func:`load_frames`, on an already open container (one open can serve both tracks).
 
     The container is read from where it stands (freshly opened: the start) to the end of the file.
     """
     sampler = FrameSampler(container, path_for_errors, fps=fps, short_side=short_side,
-                           interpolation=interpolation, threads=threads)
+                           interpolation=interpolation, threads=threads, max_frames=max_frames)
     try:
         for frame in container.decode(sampler.stream):
             sampler.push(frame)
+            if sampler.full:
+                break
     except av.FFmpegError as exc:
         raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
     return sampler.finish()
@@ -155,6 +159,12 @@ class FrameSampler:
     For callers that demux a file once and dispatch frames themselves (audio and
     video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
     then :meth:`finish`. ``stream`` defaults to the first real video stream.
+
+    ``max_frames`` keeps only the first frames (the model uses ``seq_len`` of them: the
+    clip's first ``seq_len / fps`` seconds, ``FeatureSpec.seconds``); once it has them,
+    :attr:`full` is true and later frames are ignored, so memory and work stay bounded
+    whatever the file's timestamps say (a second frame stamped 10 h after the first
+    would otherwise become 108000 output frames).
     """
 
     def __init__(
@@ -166,6 +176,7 @@ class FrameSampler:
         interpolation: str = "bicubic",
         threads: int = 0,
         stream: av.video.stream.VideoStream | None = None,
+        max_frames: int | None = None,
     ):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
@@ -183,9 +194,17 @@ class FrameSampler:
         self._graph: av.filter.Graph | None = None
         self._frames: list[tuple[int, np.ndarray]] = []
         self._last_pts: int | None = None
+        self.max_frames = max_frames
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_frames`` frames are collected (further frames are ignored)."""
+        return self.max_frames is not None and len(self._frames) >= self.max_frames
 
     def push(self, frame: av.VideoFrame) -> None:
         """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
+        if self.full:
+            return
         pts = _frame_pts(frame, self._last_pts)
         self._last_pts = pts
         frame.pts = pts - self._offset
@@ -194,7 +213,7 @@ class FrameSampler:
             self._graph = _build_graph(frame, self.stream.time_base, self.fps, self.short_side,
                                        self.interpolation, self.threads)
         self._graph.push(frame)
-        _drain(self._graph, self._frames)
+        _drain(self._graph, self._frames, self.max_frames)
 
     def _check_geometry(self, frame: av.VideoFrame) -> None:
         """Refuse frames whose scaled size would be unbounded (see :data:`MAX_ASPECT_RATIO`)."""
@@ -211,8 +230,9 @@ class FrameSampler:
         """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
         if self._graph is None:
             raise MediaError(self.path, "no decodable video frames")
-        self._graph.push(None)
-        _drain(self._graph, self._frames)
+        if not self.full:
+            self._graph.push(None)
+            _drain(self._graph, self._frames, self.max_frames)
         if not self._frames:
             raise MediaError(self.path, "no video frames at the requested rate")
         return torch.from_numpy(np.stack([f for _, f in self._frames]))
@@ -223,9 +243,9 @@ def video_streams(container: av.container.InputContainer) -> list[av.video.strea
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
-def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None:
-    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``."""
-    while True:
+def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]], limit: int | None = None) -> None:
+    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``, up to ``limit`` frames."""
+    while limit is None or len(frames) < limit:
         try:
             out = graph.vpull()
         except (av.BlockingIOError, av.EOFError):
@@ -233,8 +253,9 @@ def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None
         image = out.to_ndarray()
         if not frames and out.pts is not None and out.pts > 0:
             # constant-frame-rate output starts at 0: the first picture fills the gap
-            frames.extend((k, image) for k in range(out.pts))
-        frames.append((out.pts, image))
+            frames.extend((k, image) for k in range(out.pts if limit is None else min(out.pts, limit)))
+        if limit is None or len(frames) < limit:
+            frames.append((out.pts, image))
 
 
 def _build_graph(
