@@ -14,6 +14,11 @@ What the CLI does and we mirror:
   streams, here the video stream);
 * a rotated stream (display matrix) is turned upright before ``fps``;
 * the end of the stream is the last frame's timestamp plus its duration;
+* in formats that allow timestamp discontinuities (MPEG-TS), a timestamp that
+  jumps back, or forward by more than 10 s, is taken as a restart (two
+  segments joined) and later timestamps are shifted to continue the stream,
+  as the CLI's ``-dts_delta_threshold`` handling does (without it the second
+  segment's frames fall before the first's and are dropped: half the frames);
 * the image muxer is constant-frame-rate: when the video starts after the
   container does, the first frame is repeated to fill the gap from time 0, so
   frame ``k`` always shows time ``k / fps`` of the clip.
@@ -56,7 +61,8 @@ INTERPOLATIONS = (
 # become 224000x224 frames (150 MB each); such a clip is refused with a MediaError saying why.
 MAX_ASPECT_RATIO = 10
 
-_AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
+_AVFMT_TS_DISCONT = 0x0200
+DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default  # libavformat: the format allows timestamp discontinuities
 
 
 def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -195,6 +201,10 @@ class FrameSampler:
         self._frames: list[tuple[int, np.ndarray]] = []
         self._last_pts: int | None = None
         self.max_frames = max_frames
+        self._discont = bool(container.format.flags & _AVFMT_TS_DISCONT)
+        self._shift = 0  # added to timestamps after restarts (discontinuities)
+        self._next_pts: int | None = None  # where the next frame is expected, after the shift
+        self.restarts = 0  # timestamp discontinuities found (and bridged)
 
     @property
     def full(self) -> bool:
@@ -207,6 +217,8 @@ class FrameSampler:
             return
         pts = _frame_pts(frame, self._last_pts)
         self._last_pts = pts
+        if self._discont:
+            pts = self._bridge(pts + self._shift, frame)
         frame.pts = pts - self._offset
         if self._graph is None:
             self._check_geometry(frame)
@@ -214,6 +226,23 @@ class FrameSampler:
                                        self.interpolation, self.threads)
         self._graph.push(frame)
         _drain(self._graph, self._frames, self.max_frames)
+
+    def _bridge(self, pts: int, frame: av.VideoFrame) -> int:
+        """``pts`` shifted past a timestamp restart, as the CLI does for MPEG-TS (threshold: 10 s)."""
+        tb = self.stream.time_base
+        duration = frame.duration or 0
+        if duration <= 0:
+            rate = self.stream.average_rate or self.stream.guessed_rate or self.fps
+            duration = max(1, round(1 / (Fraction(rate) * tb)))
+        if self._next_pts is not None:
+            delta = pts - self._next_pts
+            last = self._next_pts - duration
+            if abs(delta) * tb > DISCONTINUITY_THRESHOLD_S or (pts - last) * tb < -Fraction(1, 10):
+                self._shift -= delta
+                pts -= delta
+                self.restarts += 1
+        self._next_pts = pts + duration
+        return pts
 
     def _check_geometry(self, frame: av.VideoFrame) -> None:
         """Refuse frames whose scaled size would be unbounded (see :data:`MAX_ASPECT_RATIO`)."""
