@@ -217,10 +217,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
             return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata() or {})
     except Exception:  # noqa: BLE001 - not safetensors: try the pickled format next
         pass
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    from ..torch_files import load_tensors_only
+
+    state = load_tensors_only(path)
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state_dict")
     return dict(state), {}

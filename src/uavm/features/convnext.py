@@ -63,10 +63,9 @@ def imagenet_state_dict(size: str = "base") -> dict[str, torch.Tensor]:
     from ..hub import download
 
     path = download(IMAGENET_URLS[_check_size(size)])
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"{path}: not a readable ConvNeXt checkpoint ({exc})") from exc
+    from ..torch_files import load_tensors_only
+
+    return load_tensors_only(path, what="ConvNeXt checkpoint")
 
 
 def _check_size(size: str) -> str:

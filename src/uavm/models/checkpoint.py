@@ -9,9 +9,7 @@ file name (``-h4-``). Our files are safetensors with the config in the metadata.
 from __future__ import annotations
 
 import json
-import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,19 +89,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], ModelConfig | 
         raise CheckpointError(f"{path}: no such file")
     if _is_safetensors(path):
         return _read_safetensors(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused: the file holds pickled objects other than tensors "
-            f"(loading it would run code); {str(exc).splitlines()[0]}"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - truncated zip, random bytes, ...
-        if not zipfile.is_zipfile(path):
-            raise CheckpointError(
-                f"{path}: not a checkpoint, or truncated (neither a PyTorch archive nor safetensors)"
-            ) from exc
-        raise CheckpointError(f"{path}: unreadable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+    from ..torch_files import load_tensors_only
+
+    obj = load_tensors_only(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
