@@ -96,8 +96,8 @@ class Predictor:
         self.model = model if isinstance(model, nn.Module) else _load(model)
         self.arch = self.model.config.arch
         name = "the model" if isinstance(model, nn.Module) else str(model)
-        audio_spec = audio_encoder or inputs.audio_encoder
-        visual_spec = visual_encoder or inputs.visual_encoder
+        audio_spec = audio_encoder or _recorded_spec(name, "audio_encoder", inputs.audio_encoder)
+        visual_spec = visual_encoder or _recorded_spec(name, "visual_encoder", inputs.visual_encoder)
         label_set = load_labels(labels) if labels is not None else inputs.labels
         for what, value, flag in (("audio encoder", audio_spec, "--audio-encoder"),
                                   ("visual encoder", visual_spec, "--visual-encoder"), ("label set", label_set, "--labels")):
@@ -186,6 +186,15 @@ class Predictor:
         probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
         values, indices = probs.topk(min(self.top_k, len(probs)))
         return [(self.labels.names[i], float(v)) for v, i in zip(values, indices)]
+
+
+def _recorded_spec(model: str, key: str, spec: str | None) -> str | None:
+    """An encoder spec read from a model file; a URL there is refused (only URLs a user passes are fetched)."""
+    if spec is not None and "://" in str(spec):
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"{model}: its recorded {key} is a URL ({spec}); uavm fetches only URLs given on the "
+                          f"command line: pass {flag} {spec} if you trust it")
+    return spec
 
 
 def _load(spec: str | Path) -> nn.Module:
