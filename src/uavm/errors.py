@@ -54,3 +54,12 @@ class MissingExtraError(UAVMError, ImportError):
     def __init__(self, user: str, extra: str, module: str):
         self.user, self.extra, self.module = user, extra, module
         super().__init__(f"{user} needs the [{extra}] extra: pip install 'uavm[{extra}]' ({module} is not installed)")
+
+
+class StorageError(UAVMError):
+    """An output could not be written (disk full, read-only filesystem, no permission)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: cannot write: {problem}")

@@ -110,6 +110,13 @@ class Predictor:
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
                                    else "cpu" if device == "auto" else device)
         self.encoders: Encoders = resolve_encoders(audio_spec, visual_spec).to(self.device)
+        for kind, encoder, key in (("audio", self.encoders.audio, "a_input_dim"),
+                                   ("visual", self.encoders.visual, "v_input_dim")):
+            want = getattr(self.model.config, key, None)
+            if encoder is not None and want is not None and encoder.feature_dim != want:
+                raise ConfigError(f"{name} takes {kind} features of width {want}, but the {kind} encoder "
+                                  f"{audio_spec if kind == 'audio' else visual_spec} gives {encoder.feature_dim}: "
+                                  f"pass the encoder the model was trained with (--{kind}-encoder)")
         if audio_encoder is None and inputs.audio_fbank:
             self.encoders.audio_input = AudioInput(**inputs.audio_fbank)
         self.decode = DecodeConfig(audio=self.encoders.audio is not None, visual=self.encoders.visual is not None,

@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     except UAVMError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # a file operation the library did not word itself (disk full, read-only, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{(exc.strerror or str(exc) or type(exc).__name__).lower()}", err=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
