@@ -121,3 +121,17 @@ def test_read_only_output_is_one_line(tmpfs, clips, capsys):
     code, _, err = run_cli(extract_args(clips, disk / "store"), capsys)
     assert code == 1
     assert one_error_line(err) == f"error: {disk / 'store'}: cannot write: read-only file system\n"
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("bf16=maybe", "bf16 must be true or false, got 'maybe'"),
+    ("device=nonsense", "device 'nonsense' is not a torch device"),
+    ("lr=null", "lr must be a number, got null"),
+    ("labels=[1,2]", "labels must be a string, got [1, 2]"),
+    ("epochs=[1,2]", "epochs must be a number, got [1, 2]"),
+])
+def test_settings_of_the_wrong_type(setting, message, tmp_path, capsys):
+    datafile = feature_datafile(tmp_path, [16, 16, 16])
+    code, _, err = run_cli(["train", f"train={datafile}", "epochs=1", "batch_size=2", f"out_dir={tmp_path / 'run'}",
+                            "num_workers=0", setting], capsys)
+    assert code == 1 and message in one_error_line(err)

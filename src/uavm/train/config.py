@@ -158,9 +158,25 @@ def build_config(values: dict[str, Any]) -> TrainConfig:
     if "model" in values and not isinstance(values["model"], dict):
         raise ConfigError("model must be a mapping of model settings (arch, embed_dim, ...)")
     for f in dataclasses.fields(TrainConfig):
-        if f.name in values and values[f.name] is not None and f.type in ("int", "float", "bool"):
-            values[f.name] = _coerce(f.name, values[f.name], f.type)
+        if f.name in values:
+            values[f.name] = _typed_setting(f.name, values[f.name], str(f.type))
     return TrainConfig(**values).validate()
+
+
+def _typed_setting(name: str, value: Any, kind: str) -> Any:
+    """``value`` checked against the field's declared type (``int``, ``float``, ``bool``, ``str``, ``... | None``)."""
+    optional = kind.endswith(" | None")
+    base = kind.removesuffix(" | None")
+    if value is None:
+        if optional or base not in ("int", "float", "bool", "str"):
+            return value
+        wanted = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}[base]
+        raise ConfigError(f"{name} must be {wanted}, got null")
+    if base in ("int", "float", "bool"):
+        return _coerce(name, value, base)
+    if base == "str" and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    return value
 
 
 def _coerce(name: str, value: Any, kind: str) -> Any:
@@ -168,6 +184,8 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
     try:
         number = float(value) if kind == "float" else int(value)
     except (TypeError, ValueError):

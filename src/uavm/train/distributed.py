@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,10 @@ class DistInfo:
 
 
 def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: this rank's GPU when CUDA is available, else the CPU."""
-    if preference == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(preference)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {preference!r} asked for, but CUDA is not available")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device(f"cuda:{local_rank}")
-    return device
+    """``auto``: this rank's GPU when CUDA is available, else the CPU (:func:`uavm.device.resolve_device`)."""
+    from ..device import resolve_device
+
+    return resolve_device(preference, local_rank)
 
 
 def init_distributed(preference: str = "auto") -> DistInfo:
