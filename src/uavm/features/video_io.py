@@ -61,8 +61,8 @@ INTERPOLATIONS = (
 # become 224000x224 frames (150 MB each); such a clip is refused with a MediaError saying why.
 MAX_ASPECT_RATIO = 10
 
-_AVFMT_TS_DISCONT = 0x0200
-DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default  # libavformat: the format allows timestamp discontinuities
+_AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
+DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default
 
 
 def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
