@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .errors import StorageError
 
 
 @contextlib.contextmanager
@@ -28,9 +32,36 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
 
 
 def write_text_atomic(dest: str | Path, text: str) -> None:
-    """Write ``text`` to ``dest`` atomically."""
-    with atomic_path(dest) as tmp:
-        tmp.write_text(text)
+    """Write ``text`` to ``dest`` atomically (a failed write is a one-line :class:`StorageError`)."""
+    try:
+        with atomic_path(dest) as tmp:
+            tmp.write_text(text)
+    except OSError as exc:
+        raise storage_error(exc, dest) from None
+
+
+def storage_error(exc: OSError, path: str | Path) -> StorageError:
+    """One line for a failed write to ``path``: "no space left on device", "read-only file system", ..."""
+    where = exc.filename or path
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageError(where, "no space left on device")
+    if exc.errno == errno.EROFS:
+        return StorageError(where, "read-only file system")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StorageError(where, "permission denied")
+    if exc.errno is None and _nearly_full(Path(path)):  # e.g. numpy's "N requested and M written"
+        return StorageError(path, f"no space left on device ({exc})")
+    return StorageError(where, exc.strerror or str(exc) or type(exc).__name__)
+
+
+def _nearly_full(path: Path) -> bool:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free < 1 << 20
+            except OSError:
+                return False
+    return False
 
 
 def write_json_atomic(dest: str | Path, obj: Any) -> None:

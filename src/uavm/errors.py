@@ -46,3 +46,20 @@ class NoVideoTrackError(MediaError):
 
 class ConfigError(UAVMError):
     """A recipe / configuration value is missing or invalid."""
+
+
+class MissingExtraError(UAVMError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+    def __init__(self, user: str, extra: str, module: str):
+        self.user, self.extra, self.module = user, extra, module
+        super().__init__(f"{user} needs the [{extra}] extra: pip install 'uavm[{extra}]' ({module} is not installed)")
+
+
+class StorageError(UAVMError):
+    """An output could not be written (disk full, read-only filesystem, no permission)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: cannot write: {problem}")

@@ -44,6 +44,9 @@ def download(url: str, dest: str | Path | None = None, *, progress: bool = True,
     """
     dest = Path(dest) if dest is not None else cache_dir() / filename_from_url(url)
     if dest.exists():
+        if looks_like_html(dest):
+            raise DownloadError(f"{dest}: the cached download of {url} is an HTML page (a login, error or "
+                                "quota page), not the file; delete it and run again, or fetch the file by hand")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -54,8 +57,24 @@ def download(url: str, dest: str | Path | None = None, *, progress: bool = True,
         raise DownloadError(
             f"could not download {url} ({reason}); fetch it by hand and save it as {dest}"
         ) from exc
+    if looks_like_html(part) and not dest.name.lower().endswith((".html", ".htm")):
+        part.unlink()
+        raise DownloadError(f"{url} returned an HTML page (a login, error or quota page?), not the file; "
+                            f"nothing was cached: fetch it by hand and save it as {dest}")
     os.replace(part, dest)
     return dest
+
+
+def looks_like_html(path: str | Path) -> bool:
+    """Whether the file starts like an HTML document (what a sharing site sends instead of a file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or (
+        head.startswith((b"<head", b"<!--", b"<?xml")) and b"<html" in head)
 
 
 def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:

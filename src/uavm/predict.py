@@ -23,6 +23,7 @@ from .data.labels import LabelSet, labels_from_info, load_labels
 from .data.transforms import feat_norm
 from .errors import ConfigError, UAVMError
 from .extraction.extractor import ClipFeatures, FeatureExtractor
+from .extraction.failures import printable
 from .extraction.inputs import media_in_folder
 from .feature_spec import FeatureSpec
 from .modality import MODALITIES, NAMES, VIEW_NAMES
@@ -103,8 +104,8 @@ class Predictor:
         self.model = model if isinstance(model, nn.Module) else _load(model)
         self.arch = self.model.config.arch
         name = "the model" if isinstance(model, nn.Module) else str(model)
-        audio_spec = audio_encoder or facts.encoder("audio")
-        visual_spec = visual_encoder or facts.encoder("visual")
+        audio_spec = audio_encoder or _recorded_spec(name, "audio_encoder", facts.encoder("audio"))
+        visual_spec = visual_encoder or _recorded_spec(name, "visual_encoder", facts.encoder("visual"))
         label_set = load_labels(labels) if labels is not None else facts.labels
         for what, value, flag in (("audio encoder", audio_spec, "--audio-encoder"),
                                   ("visual encoder", visual_spec, "--visual-encoder"), ("label set", label_set, "--labels")):
@@ -114,10 +115,18 @@ class Predictor:
         if len(self.labels) != self.model.config.num_classes:
             raise ConfigError(f"{name}: {self.model.config.num_classes} classes, but the label set "
                               f"{self.labels.source or '(embedded)'} has {len(self.labels)}")
-        spec = (facts.spec or FeatureSpec()).replace(audio_encoder=audio_spec, visual_encoder=visual_spec)
+        spec = (facts.spec or FeatureSpec()).replace(audio_encoder=audio_spec, visual_encoder=visual_spec,
+                                                      seq_len=self.model.config.seq_len)
         # the model file's fbank settings hold unless another audio encoder is asked for
         self.extractor = FeatureExtractor(spec, device=device, bf16=bf16,
                                           encoder_fbank=audio_encoder is not None or not facts.fbank_recorded)
+        for kind, encoder, key in (("audio", self.extractor.encoders.audio, "a_input_dim"),
+                                   ("visual", self.extractor.encoders.visual, "v_input_dim")):
+            want = getattr(self.model.config, key, None)
+            if encoder is not None and want is not None and encoder.feature_dim != want:
+                raise ConfigError(f"{name} takes {kind} features of width {want}, but the {kind} encoder "
+                                  f"{audio_spec if kind == 'audio' else visual_spec} gives {encoder.feature_dim}: "
+                                  f"pass the encoder the model was trained with (--{kind}-encoder)")
         self.device = self.extractor.device
         self.feat_norm = facts.feat_norm
         self.model.to(self.device).eval()
@@ -147,7 +156,7 @@ class Predictor:
 
     @torch.inference_mode()
     def _classify(self, clip: ClipFeatures) -> ClipPrediction:
-        result = ClipPrediction(str(clip.item.path))
+        result = ClipPrediction(printable(str(clip.item.path)))  # undecodable name bytes as \xNN
         result.error = clip.error()
         if result.error:
             return result
@@ -186,6 +195,15 @@ class Predictor:
         from .timeline import TimelineSource, timeline
 
         return timeline(TimelineSource.from_predictor(self), path, window=window, hop=hop, progress=progress)
+
+
+def _recorded_spec(model: str, key: str, spec: str | None) -> str | None:
+    """An encoder spec read from a model file; a URL there is refused (only URLs a user passes are fetched)."""
+    if spec is not None and "://" in str(spec):
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"{model}: its recorded {key} is a URL ({spec}); uavm fetches only URLs given on the "
+                          f"command line: pass {flag} {spec} if you trust it")
+    return spec
 
 
 def _load(spec: str | Path) -> nn.Module:

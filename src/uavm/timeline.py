@@ -45,8 +45,8 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, MediaError
-from .media.audio_io import MonoResampler, audio_stream
 from .features.fbank import fbank, frame_geometry
+from .media.audio_io import MonoResampler, audio_stream
 from .media.video_io import FrameSampler, open_media, video_streams
 
 Ranked = list[tuple[str, float]]

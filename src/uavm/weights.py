@@ -19,10 +19,11 @@ once converted. Files named by URL are kept as downloaded in ``downloads/``.
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -120,27 +121,47 @@ def is_safetensors(path: Path) -> bool:
 
 
 def _read_pickle(path: Path) -> Mapping[str, torch.Tensor]:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - blocked globals, truncated zip, random bytes, ...
-        text = str(exc)
-        if isinstance(exc, pickle.UnpicklingError) and "GLOBAL" in text:  # torch names the blocked callable
-            detail = next((line for line in text.splitlines() if "GLOBAL" in line), "").strip()
-            raise CheckpointError(
-                f"{path}: refused: the file holds pickled objects other than tensors (loading it would run code); "
-                f"{detail}"
-            ) from exc
-        if not zipfile.is_zipfile(path):
-            raise CheckpointError(f"{path}: not a readable checkpoint (neither a PyTorch archive nor safetensors: "
-                                  "not a checkpoint, or truncated)") from exc
-        raise CheckpointError(f"{path}: unreadable PyTorch checkpoint ({type(exc).__name__}: "
-                              f"{text.strip().splitlines()[0] if text.strip() else ''})") from exc
+    obj = load_tensors_only(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         found = f"a {type(obj).__name__}" if not isinstance(obj, Mapping) else "a mapping with non-tensor values"
         raise CheckpointError(f"{path}: not a checkpoint (expected a state_dict of tensors, found {found})")
     return obj
+
+
+# ----------------------------------------------------------------- torch.load, the one call
+
+def load_tensors_only(path: str | Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
+    """``torch.load`` with ``weights_only=True``; a refused or unreadable file is one line naming it."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such {what}") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for refused, corrupt or foreign files
+        raise CheckpointError(f"{path}: {load_problem(exc, path, what)}") from None
+
+
+def load_problem(exc: BaseException, path: str | Path | None = None, what: str = "checkpoint") -> str:
+    """One line for why ``torch.load`` failed, without torch's advice to load with ``weights_only=False``."""
+    text = str(exc)
+    complaint = re.search(r"WeightsUnpickler error:(.*)", text)
+    is_archive = path is not None and Path(path).is_file() and zipfile.is_zipfile(path)
+    if isinstance(exc, pickle.UnpicklingError) and (
+            "GLOBAL" in text or (complaint and complaint.group(1).strip())
+            or (is_archive and "Weights only load failed" in text)):
+        # the unpickler stopped at something that is not a tensor: that is a refusal, not a bad file
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        named = f" ({found.group(1)})" if found else ""
+        return (f"refused: the file holds pickled objects other than tensors{named}, "
+                "and loading them could run code; use a safetensors or tensors-only file")
+    if path is not None and Path(path).is_file() and not is_archive:
+        return f"not a readable {what}: not a checkpoint file (neither a PyTorch archive nor safetensors), or truncated"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if "weights_only" in first or "Weights only" in first:  # torch's advice, never shown
+        first = "the tensors-only unpickler could not read it"
+    return f"not a readable {what} ({type(exc).__name__}: {first})"
 
 
 # ----------------------------------------------------------------- writing

@@ -41,6 +41,9 @@ def _modality_rows(audio: np.ndarray, visual: np.ndarray, clips: np.ndarray) -> 
 
 def _l1_penalty() -> dict[str, Any]:
     """The L1 penalty argument: ``l1_ratio=1`` from scikit-learn 1.8 (``penalty`` deprecated)."""
+    from ..extras import require
+
+    require("analysis", "uavm.analysis.probe", 'sklearn')
     import sklearn
 
     major, minor = (int(p) for p in sklearn.__version__.split(".")[:2])
@@ -56,6 +59,9 @@ def probe_accuracy(
     seed: int = 0,
 ) -> dict[str, float]:
     """Fit the L1 logistic-regression probe on ``train`` clips; train and test accuracy."""
+    from ..extras import require
+
+    require("analysis", "uavm.analysis.probe", 'sklearn')
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 

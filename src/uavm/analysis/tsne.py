@@ -19,6 +19,9 @@ from .representations import LayerRepresentations
 
 def tsne_embedding(audio: np.ndarray, visual: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
     """2-D t-SNE of the stacked rows ``[audio; visual]`` → ``[2n, 2]`` (audio rows first)."""
+    from ..extras import require
+
+    require("analysis", "uavm.analysis.tsne", 'sklearn')
     from sklearn.manifold import TSNE
 
     x = np.concatenate([np.asarray(audio, np.float32), np.asarray(visual, np.float32)])

@@ -15,6 +15,7 @@ import sys
 import click
 
 from ..errors import UAVMError
+from ..extras import EXTRA_OF_COMMAND, missing_extra
 
 # command name -> "module:attribute" (a click.Command) inside uavm.cli
 COMMANDS: dict[str, str] = {
@@ -61,12 +62,29 @@ def cli() -> None:
     """uavm: unified audio-visual models: features, training, analyses, prediction."""
 
 
+def _command(args: list[str]) -> str:
+    """The subcommand named in ``args`` (``analyze`` with its own subcommand: ``analyze tsne``)."""
+    words = [a for a in args if not a.startswith("-")]
+    return " ".join(words[:2]) if words[:1] == ["analyze"] else " ".join(words[:1])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``uavm`` console script."""
     try:
         code = cli.main(args=argv, prog_name="uavm", standalone_mode=False)
+    except ImportError as exc:  # an optional dependency (MissingExtraError, or an import it did not wrap)
+        command = _command(sys.argv[1:] if argv is None else argv)
+        error = missing_extra(exc, f"uavm {command}".strip(), EXTRA_OF_COMMAND.get(command.split(" ")[0]))
+        if error is None:
+            raise
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
     except UAVMError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # a file operation the library did not word itself (disk full, read-only, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{(exc.strerror or str(exc) or type(exc).__name__).lower()}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -47,6 +47,9 @@ def _model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(analyses: tuple[str, ...], checkpoint: str, data: str, out: str, **kw: Any) -> None:
+    from ..extras import require
+
+    require("analysis", "uavm analyze", "sklearn", "matplotlib")  # before any work, not after loading the data
     from ..analysis.inputs import fingerprint, open_batches, open_model
     from ..analysis.runner import AnalysisOptions, run_analyses
 
@@ -116,6 +119,9 @@ def sweep(sources: tuple[str, ...], out: str, x_key: str | None, series_key: str
     SOURCES is either one manifest CSV (columns series,x,results: a results table or
     run folder per row) or training run folders (with --x naming the swept setting).
     """
+    from ..extras import require
+
+    require("analysis", "uavm analyze sweep", "matplotlib")
     from ..analysis.sweeps import plot_sweep, read_manifest, runs_from_dirs, sweep_summary
     from ..analysis.tables import write_csv
     from ..errors import ConfigError

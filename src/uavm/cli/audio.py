@@ -6,8 +6,6 @@ import json
 
 import click
 
-from ..train import audio_encoder as training
-
 
 @click.command(context_settings={"show_default": True})
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -23,6 +21,8 @@ def train_audio_encoder(recipe: str | None, resume: bool, out_dir: str | None, o
     results.csv / results.json / results.png, train.log), and averaged.safetensors (with
     weight_averaging) and skipped_clips.json.
     """
+    from ..train import audio_encoder as training  # here, so `uavm --help` works without the [train] extra
+
     settings = list(overrides) + ([f"out_dir={out_dir}"] if out_dir else [])
     config = training.config_from_recipe(recipe, settings)
     result = training.train_audio_encoder(config, resume=resume)

@@ -52,7 +52,7 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
     import torch
 
     from ..atomic import write_json_atomic
-    from ..data.dataset import open_dataset
+    from ..data.dataset import check_input_widths, open_dataset
     from ..data.labels import load_labels
     from ..device import resolve_device, use_bf16
     from ..modality import VIEWS
@@ -70,6 +70,7 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
         feat_norm = _run_setting(Path(checkpoint), "feat_norm", True)
     dev = resolve_device(device)
     dataset = open_dataset(data, label_set, model.config.seq_len)
+    check_input_widths(model.config, dataset, checkpoint, data)
     result = run_eval(model.to(dev), dataset, batch_size=batch_size, feat_norm=feat_norm, device=dev,
                       num_workers=num_workers, bf16=use_bf16(dev, None) and torch.cuda.is_bf16_supported(),
                       progress=True)

@@ -9,12 +9,13 @@ of its first path (the reference names feature files ``<video_id>.npy``).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json_atomic
-from ..errors import UAVMError
+from ..errors import ConfigError, UAVMError
 
 PATH_KEYS = ("afeat", "vfeat", "wav", "video")
 
@@ -86,19 +87,35 @@ def write_datafile(path: str | Path, entries: list[DataEntry]) -> None:
 
 
 def rewrite_paths(
-    entries: list[DataEntry], *, afeat_dir: str | Path | None = None, vfeat_dir: str | Path | None = None
+    entries: list[DataEntry], *, afeat_dir: str | Path | None = None, vfeat_dir: str | Path | None = None,
+    source: str | Path | None = None,
 ) -> list[DataEntry]:
-    """Point ``afeat`` / ``vfeat`` at ``<dir>/<clip_id>.npy`` (the reference's released layout)."""
+    """Point ``afeat`` / ``vfeat`` at ``<dir>/<clip_id>.npy`` (the reference's released layout).
+
+    A clip id that would name a file outside ``<dir>`` (``../x``, an absolute path) is a
+    :class:`ConfigError` naming ``source`` (the datafile) and the id.
+    """
     out = []
     for e in entries:
         clip = e.clip_id
         new = DataEntry(e.labels, e.afeat, e.vfeat, e.wav, e.video, dict(e.extra))
         if afeat_dir is not None:
-            new.afeat = str(Path(afeat_dir) / f"{clip}.npy")
+            new.afeat = str(feature_file(afeat_dir, clip, source))
         if vfeat_dir is not None:
-            new.vfeat = str(Path(vfeat_dir) / f"{clip}.npy")
+            new.vfeat = str(feature_file(vfeat_dir, clip, source))
         out.append(new)
     return out
+
+
+def feature_file(folder: str | Path, clip_id: str, source: str | Path | None = None) -> Path:
+    """``<folder>/<clip_id>.npy``, refusing an id that would leave ``folder`` (``../``, an absolute path)."""
+    base = os.path.abspath(folder)
+    target = os.path.abspath(os.path.join(base, f"{clip_id}.npy"))
+    if os.path.isabs(clip_id) or "\0" in clip_id or os.path.commonpath([base, target]) != base:
+        where = f"{source}: " if source is not None else ""
+        raise ConfigError(f"{where}video_id {clip_id!r} names a file outside the features folder {folder}; "
+                          "a video_id must not contain '..' components or start with '/'")
+    return Path(folder) / f"{clip_id}.npy"
 
 
 def resolve_entry_path(value: str, datafile: str | Path | None = None) -> Path:

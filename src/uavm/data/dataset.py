@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,6 +132,28 @@ class DatafileDataset(FeatureDataset):
                     f"{self.datafile}: {len(missing)} clip(s) lack their {'audio' if m == 'a' else 'visual'} "
                     f"feature file, e.g. entry {missing[0]} ({first or 'no path given'})"
                 )
+            self._check_widths(m, paths)
+
+    def _check_widths(self, modality: str, paths: list[Path | None]) -> None:
+        """Every feature file of ``modality`` is ``[frames, D]`` with one ``D`` (read from the .npy headers).
+
+        Found when the data is opened, naming the file, rather than when a batch first mixes widths.
+        """
+        width: tuple[int, Path] | None = None
+        for i, path in enumerate(paths):
+            if path is None:
+                continue
+            shape = npy_shape(path)
+            if len(shape) != 2:
+                raise MediaError(path, f"expected a [frames, dim] feature array, got shape {shape} "
+                                       f"({self.datafile} entry {i})")
+            if width is None:
+                width = (shape[1], path)
+            elif shape[1] != width[0]:
+                raise MediaError(path, f"features of width {shape[1]}, but {width[1]} (the first "
+                                       f"{'audio' if modality == 'a' else 'visual'} file of {self.datafile}) has "
+                                       f"{width[0]}; every clip's features must come from the same encoder "
+                                       f"({self.datafile} entry {i})")
 
     def load(self, clip: int, modality: str) -> np.ndarray:
         """One clip's feature file as stored (``[frames, dim]``)."""
@@ -153,6 +176,35 @@ class DatafileDataset(FeatureDataset):
         if modality not in self._dims:
             self._dims[modality] = int(self.load(0, modality).shape[1])
         return self._dims[modality]
+
+
+def npy_shape(path: Path) -> tuple[int, ...]:
+    """The array shape in a ``.npy`` file's header (the data is not read)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(f)
+    except (OSError, ValueError) as exc:
+        raise MediaError(path, f"cannot read feature file ({exc})") from None
+    return tuple(int(n) for n in shape)
+
+
+def check_input_widths(model_config: Any, dataset: FeatureDataset, model_name: str, data_name: str) -> None:
+    """One-line :class:`ConfigError` when the data's feature widths are not the ones the model takes."""
+    for m, key in (("a", "a_input_dim"), ("v", "v_input_dim")):
+        want = getattr(model_config, key, None)
+        try:
+            have = dataset.dim(m)
+        except (UAVMError, IndexError, KeyError):
+            continue  # that modality is absent: the readers report it themselves
+        if want is not None and have != want:
+            kind = "audio" if m == "a" else "visual"
+            raise ConfigError(f"{model_name} takes {kind} features of width {want}, but {data_name} holds width "
+                              f"{have}: use features made with the encoders the model was trained on "
+                              "(`uavm info MODEL` names them), or train a model on these features")
 
 
 class SubsetDataset(FeatureDataset):

@@ -57,13 +57,22 @@ class LabelSet:
 
 
 def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
-    """Read an ``index,mid,display_name`` CSV; rows are ordered by their ``index`` column."""
+    """Read an ``index,mid,display_name`` CSV; rows are ordered by their ``index`` column.
+
+    A mid named twice is an error (the second row's class could never be a target).
+    """
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = []
+            for row in reader:
+                row["_line"] = reader.line_num
+                rows.append(row)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read label CSV ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: cannot read label CSV ({exc})") from None
     if not rows or not {"index", "mid", "display_name"} <= set(rows[0]):
         raise ConfigError(f"{path}: not a label CSV (needs columns index,mid,display_name)")
     try:
@@ -72,6 +81,12 @@ def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
         raise ConfigError(f"{path}: the index column must hold integers") from None
     if [int(r["index"]) for r in rows] != list(range(len(rows))):
         raise ConfigError(f"{path}: indices must run 0..{len(rows) - 1} without gaps")
+    first_line: dict[str, int] = {}
+    for row in sorted(rows, key=lambda r: r["_line"]):
+        if row["mid"] in first_line:
+            raise ConfigError(f"{path} line {row['_line']}: mid {row['mid']!r} is already on line "
+                              f"{first_line[row['mid']]}; each mid must name one class")
+        first_line[row["mid"]] = row["_line"]
     return LabelSet(
         mids=tuple(r["mid"] for r in rows),
         names=tuple(r["display_name"] for r in rows),

@@ -1,7 +1,10 @@
 """The CPU half of extraction, run in worker processes: one media file → fbank and frames.
 
 The file is opened and demuxed once; audio packets go to the 16 kHz mono
-resampler, video packets to the frame sampler. A track that is missing or fails
+resampler, video packets to the frame sampler. Only what the model uses is kept:
+the first ``seq_len`` frames (the clip's first ``seq_len / fps`` seconds) and the
+samples of the fbank's ``target_frames``, so a small file with extreme timestamps
+cannot make a worker allocate without bound. A track that is missing or fails
 to decode is reported, not raised, so the caller can keep the other track.
 """
 
@@ -16,7 +19,7 @@ import torch
 
 from ..errors import MediaError, UAVMError
 from ..feature_spec import FeatureSpec
-from ..features.fbank import normalized_fbank
+from ..features.fbank import normalized_fbank, samples_for_frames
 from ..media.audio_io import MonoResampler, audio_stream
 from ..media.video_io import FrameSampler, open_media, video_streams
 from ..modality import TRACK_NAMES, modality_key
@@ -60,13 +63,14 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
         result.problems = {"audio": exc.problem, "visual": exc.problem}
         return result
     with container:
-        waveform = _demux(container, item, config, result)
+        waveform, centred = _demux(container, item, config, result)
     result.seconds["decode"] = time.perf_counter() - start
     if waveform is not None:
         start = time.perf_counter()
         try:
             spec = config.fbank
-            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, spec.sample_rate)
+            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, spec.sample_rate,
+                                     remove_mean=not centred)
             result.fbank = fbank.numpy().astype(np.float32, copy=False)
         except UAVMError as exc:
             result.problems["audio"] = str(exc)
@@ -75,19 +79,23 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
 
 
 def _demux(container: av.container.InputContainer, item: ClipInput, config: FeatureSpec,
-           result: DecodedClip) -> torch.Tensor | None:
-    """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``)."""
+           result: DecodedClip) -> tuple[torch.Tensor | None, bool]:
+    """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``) and whether it is centred.
+
+    A waveform cut to what the fbank uses is centred here on the mean of the whole track.
+    """
     sampler = resampler = None
     if config.visual:
         if video_streams(container):
             sampler = FrameSampler(container, item.path, fps=config.fps, short_side=config.short_side,
-                                   interpolation=config.interpolation, threads=1)
+                                   interpolation=config.interpolation, threads=1, max_frames=config.seq_len)
         else:
             result.problems["visual"] = MISSING
     if config.audio:
         if container.streams.audio:
             astream = audio_stream(container, item.path)
-            resampler = MonoResampler(config.fbank.sample_rate)
+            resampler = MonoResampler(config.fbank.sample_rate, max_samples=samples_for_frames(
+                config.fbank.target_frames, config.fbank.sample_rate))
         else:
             result.problems["audio"] = MISSING
     targets = {}
@@ -96,17 +104,19 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Feat
     if resampler is not None:
         targets[astream.index] = ("audio", resampler.push)
     if not targets:
-        return None
+        return None, False
     try:
         for packet in container.demux([container.streams[i] for i in targets]):
             modality, push = targets[packet.stream.index]
-            if modality in result.problems:
+            if modality in result.problems or (modality == "visual" and sampler.full):
                 continue
             try:
                 for frame in packet.decode():
                     push(frame)
             except av.FFmpegError as exc:
                 result.problems[modality] = f"{modality} decoding failed ({_reason(exc)})"
+            except MediaError as exc:  # refused, e.g. an unbounded frame size
+                result.problems[modality] = exc.problem
     except av.FFmpegError as exc:  # the demuxer itself gave up: whatever is unfinished fails
         for modality, _ in targets.values():
             result.problems.setdefault(modality, f"reading the file failed ({_reason(exc)})")
@@ -125,7 +135,9 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Feat
             if waveform.numel() == 0:
                 result.problems["audio"] = "the audio track holds no decodable samples"
                 waveform = None
-    return waveform
+            elif resampler.truncated:
+                return waveform - resampler.mean(), True
+    return waveform, False
 
 
 def _reason(exc: BaseException) -> str:

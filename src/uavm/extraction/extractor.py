@@ -26,6 +26,7 @@ from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
 from .decode import MISSING, DecodedClip, decode_clip, describe_problems
 from .encoders import Encoders, resolve_encoders
+from .failures import printable
 from .inputs import ClipInput
 
 ENCODE_STAGES = ("audio_net", "visual_net")
@@ -57,7 +58,7 @@ class ClipFeatures:
 
     def error(self) -> str | None:
         """One line naming the file and why it has no features at all, ``None`` when it has some."""
-        return None if self.ok else f"{self.item.path}: {describe_problems(self.problems)}"
+        return None if self.ok else f"{printable(str(self.item.path))}: {describe_problems(self.problems)}"
 
     def notes(self) -> list[str]:
         """One line per modality without features saying why (``"visual: no video track"``)."""

@@ -3,8 +3,10 @@
 Every form becomes a list of :class:`ClipInput` (id, media path, label mids) in a
 fixed order, so every worker of a distributed run sees the same list.
 
-* folder: every file with a media suffix, recursively, sorted; the id is the
-  path inside the folder without its suffix; no labels;
+* folder: every entry with a media suffix, recursively, sorted; the id is the
+  path inside the folder without its suffix; no labels. Entries that are not
+  regular files (dangling links, link loops, folders named ``*.mp4``, FIFOs)
+  are listed too, so each becomes a failure row instead of vanishing;
 * CSV: a header with ``path`` and optionally ``id`` and ``labels`` (mids
   separated by commas, quoted); relative paths are taken from the CSV's folder;
 * JSON list: objects with ``path`` and optionally ``id`` and ``labels``;
@@ -57,10 +59,14 @@ def read_inputs(source: str | Path) -> list[ClipInput]:
 
 
 def media_in_folder(folder: Path) -> list[Path]:
-    """The media files below ``folder`` (by suffix, hidden files and folders skipped), sorted."""
+    """The entries below ``folder`` with a media suffix (hidden ones skipped), sorted.
+
+    Not only regular files: a dangling link, a folder named ``x.mp4`` or a FIFO is
+    listed so that opening it reports what it is (see ``file_problem``).
+    """
     return sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES
+        if p.suffix.lower() in MEDIA_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 

@@ -117,6 +117,8 @@ def extract(
         try:
             todo = [item for item in items if item.clip_id not in writer.done_ids]
             report.already_done = len(items) - len(todo)
+            failures.set_order([item.clip_id for item in items])
+            failures.keep_stored(writer.done_ids)  # rows of stored, partly failed clips (not retried)
             todo = _check_labels(todo, labels, failures)
             _run(writer, failures, todo, extractor, options, report)
             writer.manifest.metadata[COMPLETE] = True

@@ -28,13 +28,31 @@ class MonoResampler:
 
     For callers that demux a file once and dispatch frames themselves (audio and
     video in one pass): ``push`` every decoded audio frame, then ``waveform()``.
+
+    ``max_samples`` keeps only the first samples (the fbank uses ``target_frames`` frames:
+    ``samples_for_frames(target_frames)``), so memory stays bounded whatever the file's
+    length; :meth:`mean` is still the mean of every sample (the reference centres the
+    whole clip), accumulated as the samples go by.
     """
 
-    def __init__(self, sample_rate: int = 16000):
+    def __init__(self, sample_rate: int = 16000, max_samples: int | None = None):
         self.sample_rate = sample_rate
+        self.max_samples = max_samples
         self._graph: av.filter.Graph | None = None
         self._input: tuple[str, str, int] | None = None
         self._chunks: list[np.ndarray] = []
+        self._kept = 0
+        self._sum = 0  # of every int16 sample, exact
+        self._count = 0
+
+    @property
+    def truncated(self) -> bool:
+        """Whether samples past ``max_samples`` were dropped."""
+        return self._count > self._kept
+
+    def mean(self) -> float:
+        """Mean of every sample pushed (including dropped ones), in [-1, 1)."""
+        return self._sum / self._count / INT16_SCALE if self._count else 0.0
 
     def push(self, frame: av.AudioFrame | None) -> None:
         """Resample one decoded frame (``None`` flushes the resampler's tail)."""
@@ -55,7 +73,7 @@ class MonoResampler:
         """Flush and return everything pushed as a float32 tensor ``[N]`` in [-1, 1)."""
         self.push(None)
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
-        self._chunks = [samples]
+        self._chunks = [samples] if len(samples) else []
         return torch.from_numpy(samples.astype(np.float32) / INT16_SCALE)
 
     def _build(self, frame: av.AudioFrame) -> av.filter.Graph:
@@ -83,7 +101,14 @@ class MonoResampler:
                 out = self._graph.pull()
             except (BlockingIOError, EOFError):
                 break
-            self._chunks.append(out.to_ndarray().reshape(-1))
+            samples = out.to_ndarray().reshape(-1)
+            self._sum += int(samples.sum(dtype=np.int64))
+            self._count += len(samples)
+            if self.max_samples is not None:
+                samples = samples[:max(self.max_samples - self._kept, 0)]
+            if len(samples):
+                self._chunks.append(samples)
+                self._kept += len(samples)
 
 
 def internal_sample_format(input_format: str) -> str:
@@ -137,9 +162,12 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> torch.Tensor:
     webm, mkv, ...). Raises :class:`NoAudioTrackError` for a file without audio,
     :class:`MediaError` naming the file and the problem otherwise.
     """
+    from .video_io import file_problem
+
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
+    problem = file_problem(path)
+    if problem:
+        raise MediaError(path, problem)
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:

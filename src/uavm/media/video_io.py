@@ -14,6 +14,11 @@ What the CLI does and we mirror:
   streams, here the video stream);
 * a rotated stream (display matrix) is turned upright before ``fps``;
 * the end of the stream is the last frame's timestamp plus its duration;
+* in formats that allow timestamp discontinuities (MPEG-TS), a timestamp that
+  jumps back, or forward by more than 10 s, is taken as a restart (two
+  segments joined) and later timestamps are shifted to continue the stream,
+  as the CLI's ``-dts_delta_threshold`` handling does (without it the second
+  segment's frames fall before the first's and are dropped: half the frames);
 * the image muxer is constant-frame-rate: when the video starts after the
   container does, the first frame is repeated to fill the gap from time 0, so
   frame ``k`` always shows time ``k / fps`` of the clip.
@@ -33,7 +38,9 @@ the paper may have been computed with bilinear resizing. Pass
 
 from __future__ import annotations
 
+import errno
 import math
+import stat
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,7 +56,13 @@ INTERPOLATIONS = (
     "gauss", "sinc", "lanczos", "spline",
 )
 
+# The largest long side / short side of a frame that is scaled to ``short_side``: the scaled long
+# side is at most MAX_ASPECT_RATIO * short_side (2240 px at 224). A 2000x2 video would otherwise
+# become 224000x224 frames (150 MB each); such a clip is refused with a MediaError saying why.
+MAX_ASPECT_RATIO = 10
+
 _AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
+DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default
 
 
 def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
@@ -65,30 +78,60 @@ def load_frames(
     short_side: int | None = 224,
     interpolation: str = "bicubic",
     threads: int = 0,
+    max_frames: int | None = None,
 ) -> torch.Tensor:
     """Frames of the video at ``path``: uint8 RGB ``[T, H, W, 3]`` at ``fps`` frames per second.
 
     ``short_side=None`` keeps the decoded size. ``threads`` (0 = automatic)
-    bounds FFmpeg's decoding and scaling threads. Raises
+    bounds FFmpeg's decoding and scaling threads. ``max_frames`` keeps the first frames only. Raises
     :class:`~uavm.errors.NoVideoTrackError` for a file without video and
     :class:`~uavm.errors.MediaError` for one that cannot be opened or decoded.
     """
     with open_media(path) as container:
         return decode_frames(container, path, fps=fps, short_side=short_side,
-                             interpolation=interpolation, threads=threads)
+                             interpolation=interpolation, threads=threads, max_frames=max_frames)
 
 
 def open_media(path: str | Path) -> av.container.InputContainer:
     """Open a media file with PyAV, turning failures into a :class:`MediaError` naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty file")
+    problem = file_problem(path)
+    if problem:
+        raise MediaError(path, problem)
     try:
         return av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(path, f"not a readable media file ({_reason(exc)})") from exc
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a readable media file (dangling link, link loop, folder, FIFO, device, empty), or ``None``.
+
+    Checked before opening: FFmpeg would block forever on a FIFO and calls every one of these "no such file".
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "a dangling symbolic link (its target does not exist)" if path.is_symlink() else "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"cannot be read ({exc.strerror or exc})"
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder, not a media file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if info.st_size == 0:
+        return "empty file"
+    return None
 
 
 def decode_frames(
@@ -98,16 +141,19 @@ def decode_frames(
     short_side: int | None = 224,
     interpolation: str = "bicubic",
     threads: int = 0,
+    max_frames: int | None = None,
 ) -> torch.Tensor:
     """Like :func:`load_frames`, on an already open container (one open can serve both tracks).
 
     The container is read from where it stands (freshly opened: the start) to the end of the file.
     """
     sampler = FrameSampler(container, path_for_errors, fps=fps, short_side=short_side,
-                           interpolation=interpolation, threads=threads)
+                           interpolation=interpolation, threads=threads, max_frames=max_frames)
     try:
         for frame in container.decode(sampler.stream):
             sampler.push(frame)
+            if sampler.full:
+                break
     except av.FFmpegError as exc:
         raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
     return sampler.finish()
@@ -119,6 +165,12 @@ class FrameSampler:
     For callers that demux a file once and dispatch frames themselves (audio and
     video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
     then :meth:`finish`. ``stream`` defaults to the first real video stream.
+
+    ``max_frames`` keeps only the first frames (the model uses ``seq_len`` of them: the
+    clip's first ``seq_len / fps`` seconds, ``FeatureSpec.seconds``); once it has them,
+    :attr:`full` is true and later frames are ignored, so memory and work stay bounded
+    whatever the file's timestamps say (a second frame stamped 10 h after the first
+    would otherwise become 108000 output frames).
     """
 
     def __init__(
@@ -130,6 +182,7 @@ class FrameSampler:
         interpolation: str = "bicubic",
         threads: int = 0,
         stream: av.video.stream.VideoStream | None = None,
+        max_frames: int | None = None,
     ):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
@@ -147,24 +200,68 @@ class FrameSampler:
         self._graph: av.filter.Graph | None = None
         self._frames: list[tuple[int, np.ndarray]] = []
         self._last_pts: int | None = None
+        self.max_frames = max_frames
+        self._discont = bool(container.format.flags & _AVFMT_TS_DISCONT)
+        self._shift = 0  # added to timestamps after restarts (discontinuities)
+        self._next_pts: int | None = None  # where the next frame is expected, after the shift
+        self.restarts = 0  # timestamp discontinuities found (and bridged)
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_frames`` frames are collected (further frames are ignored)."""
+        return self.max_frames is not None and len(self._frames) >= self.max_frames
 
     def push(self, frame: av.VideoFrame) -> None:
         """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
+        if self.full:
+            return
         pts = _frame_pts(frame, self._last_pts)
         self._last_pts = pts
+        if self._discont:
+            pts = self._bridge(pts + self._shift, frame)
         frame.pts = pts - self._offset
         if self._graph is None:
+            self._check_geometry(frame)
             self._graph = _build_graph(frame, self.stream.time_base, self.fps, self.short_side,
                                        self.interpolation, self.threads)
         self._graph.push(frame)
-        _drain(self._graph, self._frames)
+        _drain(self._graph, self._frames, self.max_frames)
+
+    def _bridge(self, pts: int, frame: av.VideoFrame) -> int:
+        """``pts`` shifted past a timestamp restart, as the CLI does for MPEG-TS (threshold: 10 s)."""
+        tb = self.stream.time_base
+        duration = frame.duration or 0
+        if duration <= 0:
+            rate = self.stream.average_rate or self.stream.guessed_rate or self.fps
+            duration = max(1, round(1 / (Fraction(rate) * tb)))
+        if self._next_pts is not None:
+            delta = pts - self._next_pts
+            last = self._next_pts - duration
+            if abs(delta) * tb > DISCONTINUITY_THRESHOLD_S or (pts - last) * tb < -Fraction(1, 10):
+                self._shift -= delta
+                pts -= delta
+                self.restarts += 1
+        self._next_pts = pts + duration
+        return pts
+
+    def _check_geometry(self, frame: av.VideoFrame) -> None:
+        """Refuse frames whose scaled size would be unbounded (see :data:`MAX_ASPECT_RATIO`)."""
+        if self.short_side is None:
+            return
+        w, h = frame.width, frame.height
+        if min(w, h) < 1 or max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+            long_side = max(w, h) * self.short_side // max(min(w, h), 1)
+            raise MediaError(self.path, f"frame size {w}x{h} is refused: scaling its short side to {self.short_side} px "
+                                        f"would make the long side {long_side} px, over the bound of "
+                                        f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)")
 
     def finish(self) -> torch.Tensor:
         """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
         if self._graph is None:
             raise MediaError(self.path, "no decodable video frames")
-        self._graph.push(None)
-        _drain(self._graph, self._frames)
+        if not self.full:
+            self._graph.push(None)
+            _drain(self._graph, self._frames, self.max_frames)
         if not self._frames:
             raise MediaError(self.path, "no video frames at the requested rate")
         return torch.from_numpy(np.stack([f for _, f in self._frames]))
@@ -175,9 +272,9 @@ def video_streams(container: av.container.InputContainer) -> list[av.video.strea
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
-def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None:
-    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``."""
-    while True:
+def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]], limit: int | None = None) -> None:
+    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``, up to ``limit`` frames."""
+    while limit is None or len(frames) < limit:
         try:
             out = graph.vpull()
         except (av.BlockingIOError, av.EOFError):
@@ -185,8 +282,9 @@ def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]]) -> None
         image = out.to_ndarray()
         if not frames and out.pts is not None and out.pts > 0:
             # constant-frame-rate output starts at 0: the first picture fills the gap
-            frames.extend((k, image) for k in range(out.pts))
-        frames.append((out.pts, image))
+            frames.extend((k, image) for k in range(out.pts if limit is None else min(out.pts, limit)))
+        if limit is None or len(frames) < limit:
+            frames.append((out.pts, image))
 
 
 def _build_graph(

@@ -26,6 +26,11 @@ class SequenceEncoder(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The stack's input: LayerNorm, projection if dims differ, plus positional embedding."""
+        if x.dim() == 3 and x.shape[1] == self.seq_len and x.shape[2] != self.input_dim:
+            raise ValueError(
+                f"expected features of width {self.input_dim}, got {x.shape[2]} (input {list(x.shape)}): the features "
+                "were made with other encoders than the model was trained on"
+            )
         if x.shape[1] != self.seq_len or x.shape[2] != self.input_dim:
             raise ValueError(
                 f"expected input [batch, {self.seq_len}, {self.input_dim}], got {list(x.shape)}; "

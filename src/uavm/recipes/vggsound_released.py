@@ -127,7 +127,7 @@ def unpack_npy_zip(archive: Path, dest: Path, *, progress: bool = True) -> int:
 
 def rewrite_released_datafile(source: Path, dest: Path, audio_dir: Path, visual_dir: Path) -> tuple[Path, int]:
     """Point the entries at the unpacked files and drop (and list) the clips whose files are absent."""
-    entries = rewrite_paths(read_datafile(source), afeat_dir=audio_dir, vfeat_dir=visual_dir)
+    entries = rewrite_paths(read_datafile(source), afeat_dir=audio_dir, vfeat_dir=visual_dir, source=source)
     present = [e for e in entries if Path(e.afeat).exists() and Path(e.vfeat).exists()]
     absent = [e.clip_id for e in entries if not (Path(e.afeat).exists() and Path(e.vfeat).exists())]
     if not present:

@@ -127,11 +127,16 @@ class Manifest:
             raise UAVMError(f"{path}: not a uavm feature-store manifest")
         if doc.get("version", 0) > VERSION:
             raise UAVMError(f"{path}: store format version {doc['version']} is newer than this uavm reads ({VERSION})")
-        return cls(
-            seq_len=int(doc["seq_len"]), dim=int(doc["dim"]), label_set=doc.get("label_set"),
-            shards=[ShardInfo(s["name"], int(s["rows"]), list(s["modalities"])) for s in doc["shards"]],
-            metadata=dict(doc.get("metadata") or {}),
-        )
+        try:
+            return cls(
+                seq_len=int(doc["seq_len"]), dim=int(doc["dim"]), label_set=doc.get("label_set"),
+                shards=[ShardInfo(s["name"], int(s["rows"]), list(s["modalities"])) for s in doc["shards"]],
+                metadata=dict(doc.get("metadata") or {}),
+            )
+        except KeyError as exc:
+            raise UAVMError(f"{path}: damaged store manifest: the key {exc.args[0]!r} is missing") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UAVMError(f"{path}: damaged store manifest: a value has the wrong type ({exc})") from None
 
 
 SPEC_MARKERS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
@@ -187,7 +192,12 @@ def read_shard_index(store: Path, shard: ShardInfo, shard_number: int) -> list[C
         raise UAVMError(f"{path}: unreadable shard index ({exc})") from None
     if len(items) != shard.rows:
         raise UAVMError(f"{path}: holds {len(items)} records, the manifest says {shard.rows}")
-    return [ClipRecord.from_json(item, shard_number, row) for row, item in enumerate(items)]
+    try:
+        return [ClipRecord.from_json(item, shard_number, row) for row, item in enumerate(items)]
+    except KeyError as exc:
+        raise UAVMError(f"{path}: damaged shard index: a record lacks the key {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UAVMError(f"{path}: damaged shard index: a value has the wrong type ({exc})") from None
 
 
 def read_records(store: Path, manifest: Manifest) -> list[ClipRecord]:

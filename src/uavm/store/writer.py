@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, UAVMError
+from ..atomic import storage_error
+from ..errors import ConfigError, StorageError, UAVMError
 from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ManifestView, ShardInfo, read_records
 
 LOCK = ".lock"
@@ -48,7 +49,10 @@ class FeatureStoreWriter(ManifestView):
         self.path = Path(path)
         self.shard_size = shard_size
         self.shard_prefix = shard_prefix
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
         self._lock = acquire_lock(self.path, blocking=False)
         try:
             self.manifest = self._open_manifest(seq_len, dim, label_set, metadata)
@@ -127,6 +131,20 @@ class FeatureStoreWriter(ManifestView):
             return
         name = self._next_shard_name()
         tmp = self.path / f".{name}.tmp{os.getpid()}"
+        try:
+            self._write_shard(tmp, name, rows)
+        except (OSError, StorageError) as exc:  # disk full, read-only: nothing half-written is listed
+            shutil.rmtree(tmp, ignore_errors=True)
+            if self.manifest.shards and self.manifest.shards[-1].name == name:
+                self.manifest.shards.pop()  # its folder is an orphan: removed when the store is reopened
+            raise exc if isinstance(exc, StorageError) else storage_error(exc, tmp) from None
+        self._done.update(r.clip_id for r in self._records)
+        self._records = []
+        self._buffered.clear()
+        for array in self._arrays.values():
+            array[:rows] = 0
+
+    def _write_shard(self, tmp: Path, name: str, rows: int) -> None:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
@@ -141,11 +159,6 @@ class FeatureStoreWriter(ManifestView):
         os.rename(tmp, self.path / name)
         self.manifest.shards.append(ShardInfo(name=name, rows=rows, modalities=sorted(modalities)))
         self.manifest.save(self.path)
-        self._done.update(r.clip_id for r in self._records)
-        self._records = []
-        self._buffered.clear()
-        for array in self._arrays.values():
-            array[:rows] = 0
 
     def close(self) -> None:
         """Commit what is buffered and release the store."""

@@ -86,12 +86,9 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a checkpoint into the given objects; returns ``{"epoch", "extra", ...}`` (the whole state)."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(exc).__name__})") from None
+    from ..weights import load_tensors_only
+
+    state = load_tensors_only(path, map_location, what="checkpoint")
     if not isinstance(state, dict) or state.get("format") != "uavm-train-checkpoint":
         raise CheckpointError(f"{path}: not a uavm training checkpoint")
     if model is not None:

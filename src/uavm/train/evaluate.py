@@ -81,6 +81,11 @@ def evaluate(
     "targets": [N, C], "clip_ids": [N]}`` (NumPy arrays). ``feat_norm`` must match training.
     Under DDP every rank scores its share and all ranks get the full result.
     """
+    if hasattr(model, "config"):
+        from ..data.dataset import check_input_widths
+
+        source = getattr(dataset, "datafile", None) or getattr(getattr(dataset, "store", None), "path", None)
+        check_input_widths(model.config, dataset, "the model", str(source or "the data"))
     info = dist_info or DistInfo(device=torch.device(device) if device else _model_device(model))
     start, stop = shard_range(len(dataset), info)
     batches = EvalBatches(dataset, batch_size, normalise=feat_norm, start=start, stop=stop)

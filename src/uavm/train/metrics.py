@@ -12,8 +12,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.metrics import average_precision_score, roc_auc_score
+
+try:
+    from scipy.stats import norm
+    from sklearn.metrics import average_precision_score, roc_auc_score
+except ImportError as _exc:  # a core install: say which extra, in one line
+    from ..extras import missing_extra
+
+    _error = missing_extra(_exc, "uavm.train", "train")
+    if _error is None:
+        raise
+    raise _error from None
 
 
 def accuracy(scores: np.ndarray, targets: np.ndarray) -> float:

@@ -1,0 +1,37 @@
+"""Media generators and an in-process CLI runner for the reliability tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from uavm.cli import main
+
+TINY = "random:tiny"
+
+
+def make_clip(ffmpeg: str, path: Path, seconds: float = 1, size: str = "160x120", rate: str = "25",
+              audio: bool = True, extra: list[str] | None = None) -> Path:
+    """A generated h264(+aac) clip: a moving test pattern and a tone."""
+    cmd = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *(extra or []), "-shortest", str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return path
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """``uavm ARGS`` in this process: (exit status, stdout, stderr)."""
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def extract_args(source: Path, out: Path, short_side: int = 32) -> list:
+    return ["extract", source, "--out", out, "--audio-encoder", TINY, "--visual-encoder", TINY, "--workers", "0",
+            "--short-side", str(short_side), "--quiet"]
