@@ -60,7 +60,7 @@ def test_a_long_clip_is_decoded_as_far_as_the_model_needs_with_the_same_features
     # the fbank of the cut waveform, centred on the whole track's mean, is the whole clip's fbank
     waveform = load_audio(clip)
     assert len(waveform) > 15 * 16000  # longer than the fbank uses
-    spec = config.audio_input
+    spec = config.fbank
     whole = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std)
     np.testing.assert_allclose(decoded.fbank, whole.numpy(), atol=1e-4)
 

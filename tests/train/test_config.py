@@ -88,8 +88,8 @@ def test_built_in_recipe_equals_the_vggsound_uavm_yaml():
 @pytest.mark.parametrize("override, problem", [
     ("bf16=maybe", "bf16 must be true or false"),
     ("lr=[1, 2]", "lr must be a number"),
-    ("epochs=null", "epochs must be set"),
-    ("labels=[a, b]", "labels must be a single value"),
+    ("epochs=null", "epochs must be a number, got null"),
+    ("labels=[a, b]", "labels must be a string"),
     ("device=nonsense", "device 'nonsense' is not a torch device"),
     ("seed=true", "seed must be a number"),
 ])

@@ -160,7 +160,8 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
     if value is None:
         if rest == "None":
             return None
-        raise ConfigError(f"{name} must be set, got null")
+        wanted = {"int": "a number", "float": "a number", "bool": "true or false", "str": "a string"}.get(base, "set")
+        raise ConfigError(f"{name} must be {wanted}, got null")
     if base == "bool":
         if isinstance(value, bool):
             return value
@@ -180,7 +181,7 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # YAML reads a name like 2024 as a number
-        raise ConfigError(f"{name} must be a single value, got {value!r}")
+        raise ConfigError(f"{name} must be a string, got {value!r}")
     if base.startswith("dict") and not isinstance(value, dict):
         raise ConfigError(f"{name} must be a mapping of settings, got {value!r}")
     return value
