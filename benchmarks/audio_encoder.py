@@ -71,16 +71,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    print(f"# best of {args.repeats}; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
+    print(
+        f"# best of {args.repeats}; torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} threads"
+    )
     print("| size | device | dtype | extraction clips/s (990 frames) | train clips/s (1000 frames) |")
     print("|---|---|---|---|---|")
     for device in args.devices:
         scale = 16 if device == "cuda" else 1
         for size in args.sizes:
             for dtype in args.dtypes:
-                extraction, training = measure(size, device, dtype, args.batch * scale, args.repeats,
-                                               args.train_batch * scale)
+                extraction, training = measure(
+                    size, device, dtype, args.batch * scale, args.repeats, args.train_batch * scale
+                )
                 name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
                 print(f"| {size} | {name} | {dtype} | {extraction:.2f} | {training:.2f} |", flush=True)
 

@@ -32,13 +32,35 @@ from uavm.feature_spec import FeatureSpec
 
 def make_clips(folder: Path, count: int, seconds: float) -> None:
     for i in range(count):
-        subprocess.run([
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency={200 + 50 * i}:sample_rate=44100:duration={seconds}",
-            "-ac", "2", "-c:a", "aac", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-shortest", str(folder / f"clip{i:04d}.mp4"),
-        ], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=640x360:rate=25:duration={seconds}",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency={200 + 50 * i}:sample_rate=44100:duration={seconds}",
+                "-ac",
+                "2",
+                "-c:a",
+                "aac",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-pix_fmt",
+                "yuv420p",
+                "-shortest",
+                str(folder / f"clip{i:04d}.mp4"),
+            ],
+            check=True,
+        )
 
 
 def main() -> None:
@@ -59,10 +81,15 @@ def main() -> None:
     try:
         (work / "clips").mkdir()
         make_clips(work / "clips", args.clips, args.seconds)
-        options = ExtractOptions(workers=args.workers, batch_size=args.batch_size, device=args.device,
-                                 bf16=args.bf16 or None, progress=False)
-        extractor = FeatureExtractor(FeatureSpec(f"random:{args.size}", f"random:{args.size}"), device=args.device,
-                                    bf16=options.bf16, frame_batch=options.frame_batch)
+        options = ExtractOptions(
+            workers=args.workers, batch_size=args.batch_size, device=args.device, bf16=args.bf16 or None, progress=False
+        )
+        extractor = FeatureExtractor(
+            FeatureSpec(f"random:{args.size}", f"random:{args.size}"),
+            device=args.device,
+            bf16=options.bf16,
+            frame_batch=options.frame_batch,
+        )
         # one warm-up clip so one-time set-up (kernel selection, worker start) is not counted per clip
         items = read_inputs(work / "clips")
         extract(items[:1], work / "warmup", extractor, options)
@@ -74,18 +101,26 @@ def main() -> None:
 
     n = report.extracted
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, threads {torch.get_num_threads()}; "
-          f"device {device}")
-    print(f"{n} clips of {args.seconds:g} s, ConvNeXt-{args.size} encoders, {args.workers} decode workers, "
-          f"batch {args.batch_size}, {'bf16' if args.bf16 or device.startswith('cuda') else 'fp32'}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, threads {torch.get_num_threads()}; "
+        f"device {device}"
+    )
+    print(
+        f"{n} clips of {args.seconds:g} s, ConvNeXt-{args.size} encoders, {args.workers} decode workers, "
+        f"batch {args.batch_size}, {'bf16' if args.bf16 or device.startswith('cuda') else 'fp32'}"
+    )
     print()
-    print("| clips/s (wall, end to end) | decode s/clip | fbank s/clip | audio net s/clip | visual net s/clip "
-          "| write s/clip |")
+    print(
+        "| clips/s (wall, end to end) | decode s/clip | fbank s/clip | audio net s/clip | visual net s/clip "
+        "| write s/clip |"
+    )
     print("|---|---|---|---|---|---|")
     per = {k: v / n for k, v in report.seconds.items()}
-    print(f"| {n / wall:.3f} | {per['decode']:.3f} | {per['fbank']:.3f} | {per['audio_net']:.3f} "
-          f"| {per['visual_net']:.3f} | {per['write']:.4f} |")
+    print(
+        f"| {n / wall:.3f} | {per['decode']:.3f} | {per['fbank']:.3f} | {per['audio_net']:.3f} "
+        f"| {per['visual_net']:.3f} | {per['write']:.4f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     waves = (rng.standard_normal((args.clips, 10 * SR)) * 0.1).astype(np.float32)
     batch = torch.from_numpy(waves)
-    print(f"# {args.clips} clips of 10 s, best of {args.repeats}; torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(
+        f"# {args.clips} clips of 10 s, best of {args.repeats}; torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
     print("| implementation | device | threads | bins | clips/s |")
     print("|---|---|---|---|---|")
     knf_compute, knf_read = knf_rates(waves, args.repeats)
@@ -82,8 +84,8 @@ def main() -> None:
     for threads in dict.fromkeys(args.threads):
         torch.set_num_threads(threads)
         for bins in (80, 128):
-            one = best_rate(lambda: [fbank(x, num_mel_bins=bins) for x in batch], args.clips, args.repeats)
-            many = best_rate(lambda: fbank(batch, num_mel_bins=bins), args.clips, args.repeats)
+            one = best_rate(lambda bins=bins: [fbank(x, num_mel_bins=bins) for x in batch], args.clips, args.repeats)
+            many = best_rate(lambda bins=bins: fbank(batch, num_mel_bins=bins), args.clips, args.repeats)
             print(f"| uavm fbank, one clip per call | cpu | {threads} | {bins} | {one:.0f} |")
             print(f"| uavm fbank, batch of {args.clips} | cpu | {threads} | {bins} | {many:.0f} |", flush=True)
         full = best_rate(lambda: normalized_fbank(batch, 1000), args.clips, args.repeats)
@@ -93,7 +95,9 @@ def main() -> None:
     if torch.cuda.is_available():
         gpu = batch.cuda()
         for bins in (80, 128):
-            rate = best_rate(lambda: fbank(gpu, num_mel_bins=bins), args.clips, args.repeats, torch.cuda.synchronize)
+            rate = best_rate(
+                lambda bins=bins: fbank(gpu, num_mel_bins=bins), args.clips, args.repeats, torch.cuda.synchronize
+            )
             print(f"| uavm fbank, batch of {args.clips} | {torch.cuda.get_device_name()} | - | {bins} | {rate:.0f} |")
     else:
         print("\nNo CUDA device: GPU not measured.")

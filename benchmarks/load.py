@@ -71,8 +71,10 @@ def main() -> None:
             best(meta, 1)  # warm the page cache and imports
             t_meta, t_before = best(meta, args.repeats), best(before, args.repeats)
             rows.append((name, t_before, t_meta))
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"best of {args.repeats}\n")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"best of {args.repeats}\n"
+    )
     print("| network | random init + load (s) | meta + assign (s) | speed-up |")
     print("|---|---|---|---|")
     for name, before, meta in rows:

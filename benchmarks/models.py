@@ -69,8 +69,10 @@ def main() -> None:
     parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     args = parser.parse_args()
 
-    print(f"# {args.model}, batch {args.batch}, {args.steps} timed steps; torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
+    print(
+        f"# {args.model}, batch {args.batch}, {args.steps} timed steps; torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads"
+    )
     print("| device | dtype | attention | train samples/s | eval samples/s |")
     print("|---|---|---|---|---|")
     for device in args.devices:

@@ -27,13 +27,35 @@ import uavm
 
 
 def make_clip(path: Path, seconds: float) -> None:
-    subprocess.run([
-        "ffmpeg", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
-        "-ac", "2", "-c:a", "aac", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        "-shortest", str(path),
-    ], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=640x360:rate=25:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+            "-ac",
+            "2",
+            "-c:a",
+            "aac",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+    )
 
 
 def main() -> None:
@@ -49,13 +71,23 @@ def main() -> None:
     make_clip(clip, args.seconds)
     dim = {"tiny": 768, "small": 768, "base": 1024, "large": 1536}[args.size]
     model = uavm.create_model("uavm_vggsound", a_input_dim=dim, v_input_dim=dim)
-    uavm.save_model(model, checkpoint, info={"audio_encoder": f"random:{args.size}:0",
-                                             "visual_encoder": f"random:{args.size}:1", "labels": "vggsound"})
+    uavm.save_model(
+        model,
+        checkpoint,
+        info={
+            "audio_encoder": f"random:{args.size}:0",
+            "visual_encoder": f"random:{args.size}:1",
+            "labels": "vggsound",
+        },
+    )
 
     start = time.perf_counter()
     flag = ["--bf16"] if args.bf16 else []
-    done = subprocess.run([sys.executable, "-m", "uavm", "predict", str(clip), "--model", str(checkpoint), *flag],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "uavm", "predict", str(clip), "--model", str(checkpoint), *flag],
+        capture_output=True,
+        text=True,
+    )
     command = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(done.stderr)
@@ -71,15 +103,23 @@ def main() -> None:
         runs.append((time.perf_counter() - start, result.seconds))
     wall, split = min(runs, key=lambda r: r[0])
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"clip: {args.seconds:g} s, 640x360 25 fps h264 + 44.1 kHz stereo aac; ConvNeXt-{args.size} encoders, "
-          f"paper UAVM (random weights of the released sizes), CPU, encoders in {'bf16' if args.bf16 else 'fp32'}\n")
-    print("| `uavm predict` command (fresh process) s | model + encoders load s | one prediction s "
-          "| decode + fbank s | features (audio + visual nets) s | model s |")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"clip: {args.seconds:g} s, 640x360 25 fps h264 + 44.1 kHz stereo aac; ConvNeXt-{args.size} encoders, "
+        f"paper UAVM (random weights of the released sizes), CPU, encoders in {'bf16' if args.bf16 else 'fp32'}\n"
+    )
+    print(
+        "| `uavm predict` command (fresh process) s | model + encoders load s | one prediction s "
+        "| decode + fbank s | features (audio + visual nets) s | model s |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| {command:.2f} | {load:.2f} | {wall:.2f} | {split['decode_and_fbank']:.2f} | {split['features']:.2f} "
-          f"| {split['model']:.3f} |")
+    print(
+        f"| {command:.2f} | {load:.2f} | {wall:.2f} | {split['decode_and_fbank']:.2f} | {split['features']:.2f} "
+        f"| {split['model']:.3f} |"
+    )
 
 
 if __name__ == "__main__":

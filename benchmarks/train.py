@@ -56,8 +56,9 @@ def make_data(folder: Path, clips: int, dim: int, seed: int = 0) -> tuple[Path, 
             np.save(folder / "a" / f"{clip}.npy", audio)
             np.save(folder / "v" / f"{clip}.npy", visual)
             label = f"vgg_{rng.integers(0, 309)}"
-            entries.append(DataEntry([label], afeat=str(folder / "a" / f"{clip}.npy"),
-                                     vfeat=str(folder / "v" / f"{clip}.npy")))
+            entries.append(
+                DataEntry([label], afeat=str(folder / "a" / f"{clip}.npy"), vfeat=str(folder / "v" / f"{clip}.npy"))
+            )
             w.add(clip, "bench", [label], audio, visual)
     write_datafile(folder / "data.json", entries)
     return folder / "data.json", folder / "store"
@@ -100,18 +101,26 @@ def loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, epo
         ds = DatafileDataset(datafile, labels, seq_len=30, check=False)
         weights = balanced_weights(ds.label_indices, len(labels))
         sampler = torch.utils.data.WeightedRandomSampler(weights, len(ds), replacement=True)
-        return torch.utils.data.DataLoader(ReferenceStyle(ds), batch_size=batch, sampler=sampler,
-                                           num_workers=workers, drop_last=True)
+        return torch.utils.data.DataLoader(
+            ReferenceStyle(ds), batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True
+        )
     ds = StoreDataset(store, labels) if kind == "store" else DatafileDataset(datafile, labels, 30, check=False)
     batches = TrainBatches(ds, AUGMENT)
-    batches.plan = plan_epoch(len(ds), batch_size=batch, epoch=epoch, seed=0, augment=AUGMENT,
-                              weights=balanced_weights(ds.label_indices, len(labels)), a_tr_prob=0.5)
-    return torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers,
-                                       prefetch_factor=4 if workers else None)
+    batches.plan = plan_epoch(
+        len(ds),
+        batch_size=batch,
+        epoch=epoch,
+        seed=0,
+        augment=AUGMENT,
+        weights=balanced_weights(ds.label_indices, len(labels)),
+        a_tr_prob=0.5,
+    )
+    return torch.utils.data.DataLoader(
+        batches, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None
+    )
 
 
-def time_loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, max_batches: int,
-                step=None) -> float:
+def time_loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, max_batches: int, step=None) -> float:
     """Samples/s over up to ``max_batches`` batches (after one warm-up batch)."""
     it = iter(loader(kind, datafile, store, batch, workers))
     first = next(it)
@@ -140,6 +149,7 @@ def paper_step(device: torch.device, bf16: bool, compile_model: bool = False):
         if isinstance(batch, (list, tuple)):  # reference-style batches: (a, v, targets); use audio
             batch = {"modality": "a", "a": batch[0], "targets": batch[2]}
         training_step(forward, opt, batch, device=device, bf16=bf16)
+
     return step
 
 
@@ -167,8 +177,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=144)
     p.add_argument("--batches", type=int, default=15, help="batches timed per data-path measurement")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    p.add_argument("--step", action="store_true",
-                   help="also time data + paper-UAVM train step (bf16 on a GPU, fp32 on a CPU, as the trainer)")
+    p.add_argument(
+        "--step",
+        action="store_true",
+        help="also time data + paper-UAVM train step (bf16 on a GPU, fp32 on a CPU, as the trainer)",
+    )
     p.add_argument("--step-batches", type=int, default=3)
     p.add_argument("--epoch", action="store_true", help="time one full epoch over the store (GPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -183,8 +196,10 @@ def main() -> None:
         datafile, store = make_data(folder, args.clips, args.dim)
         print(f"wrote {args.clips} clips in {time.perf_counter() - t:.0f} s to {folder}")
     cpu = platform.processor() or platform.machine()
-    print(f"\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f}; batch {args.batch}, {args.clips} clips of T 30 × {args.dim}\n")
+    print(
+        f"\n{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
+        f"load average {os.getloadavg()[0]:.1f}; batch {args.batch}, {args.clips} clips of T 30 × {args.dim}\n"
+    )
     if args.epoch:
         device = torch.device(args.device)
         seconds = epoch_time(store, device, args.batch, max(args.workers), args.compile)
@@ -194,8 +209,10 @@ def main() -> None:
     print("| loader | workers | data samples/s | vs reference |")
     print("|---|---|---|---|")
     for workers in args.workers:
-        rates = {k: time_loader(k, datafile, store, args.batch, workers, args.batches)
-                 for k in ("reference", "per-clip", "store")}
+        rates = {
+            k: time_loader(k, datafile, store, args.batch, workers, args.batches)
+            for k in ("reference", "per-clip", "store")
+        }
         for k, r in rates.items():
             print(f"| {k} | {workers} | {r:,.0f} | {r / rates['reference']:.1f}× |")
     if args.step:

@@ -6,8 +6,8 @@ import os
 import socket
 
 import pytest
-from helpers.http_server import serve
 
+from helpers.http_server import serve
 from uavm.errors import DownloadError
 from uavm.hub import cache_dir, download, filename_from_url
 

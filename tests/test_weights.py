@@ -11,11 +11,11 @@ import sys
 import pytest
 import torch
 import torchvision
-from helpers import reference_uavm as ref
-from helpers.http_server import serve
 from safetensors.torch import load_file, save_file
 
 import uavm
+from helpers import reference_uavm as ref
+from helpers.http_server import serve
 from uavm import registry, weights
 from uavm.errors import CheckpointError
 from uavm.features.audio_encoder import AudioEncoder
@@ -32,6 +32,7 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
 
 # ----------------------------------------------------------------- reading
 
+
 def test_one_reader_for_models_and_encoders(tmp_path):
     sd = ref.reference_state_dict("unified", 16, 2, 1, 1, 3, 4, 8, 8)
     torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "model.pth")  # DataParallel reference file
@@ -44,8 +45,17 @@ def test_one_reader_for_models_and_encoders(tmp_path):
     torch.save({"state_dict": vision}, tmp_path / "wrapped.pth")  # a training-script wrapper
     _same(weights.read_weights(tmp_path / "wrapped.pth")[0], vision)
 
-    model = uavm.create_model("unified", embed_dim=16, num_heads=2, depth_i=1, depth_s=1, num_classes=3, seq_len=4,
-                              a_input_dim=8, v_input_dim=8)
+    model = uavm.create_model(
+        "unified",
+        embed_dim=16,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=3,
+        seq_len=4,
+        a_input_dim=8,
+        v_input_dim=8,
+    )
     path = uavm.save_model(model, tmp_path / "model.safetensors", info={"labels": "vggsound"})
     state, meta = weights.read_weights(path)
     _same(state, load_file(str(path)))  # the safetensors library's own reading
@@ -91,6 +101,7 @@ def test_bad_files_are_one_line_errors_naming_the_file(tmp_path):
 
 # ----------------------------------------------------------------- writing
 
+
 def test_save_is_atomic_and_round_trips(tmp_path):
     path = tmp_path / "sub" / "w.safetensors"
     first = {"a": torch.arange(6.0).view(2, 3).t(), "b": torch.ones(2, dtype=torch.float16)}  # non-contiguous
@@ -107,6 +118,7 @@ def test_save_is_atomic_and_round_trips(tmp_path):
 
 # ----------------------------------------------------------------- names → files
 
+
 @pytest.fixture
 def served_encoder(tmp_path, monkeypatch):
     """A registered audio encoder whose released file (reference format) is on a local HTTP server."""
@@ -115,13 +127,24 @@ def served_encoder(tmp_path, monkeypatch):
     encoder = AudioEncoder("tiny", num_classes=4)
     srv = tmp_path / "srv"
     srv.mkdir()
-    reference_keys = {("module.model.0." + k[len("features."):]) if k.startswith("features.")
-                      else ("module.model.2." + k[len("classifier."):]) if k.startswith("classifier.")
-                      else k: v for k, v in encoder.state_dict().items()}
+    reference_keys = {
+        ("module.model.0." + k[len("features.") :])
+        if k.startswith("features.")
+        else ("module.model.2." + k[len("classifier.") :])
+        if k.startswith("classifier.")
+        else k: v
+        for k, v in encoder.state_dict().items()
+    }
     torch.save(reference_keys, srv / "enc.pth")
     with serve(srv) as server:
-        entry = AudioEncoderCfg(name="audio_encoder_test", url=f"{server.url}/enc.pth?dl=1", dataset="audioset",
-                                num_classes=4, fbank=FbankSpec(target_frames=64), size="tiny")
+        entry = AudioEncoderCfg(
+            name="audio_encoder_test",
+            url=f"{server.url}/enc.pth?dl=1",
+            dataset="audioset",
+            num_classes=4,
+            fbank=FbankSpec(target_frames=64),
+            size="tiny",
+        )
         monkeypatch.setitem(registry.AUDIO_ENCODERS, entry.name, entry)
         yield server, entry, encoder
 
@@ -169,10 +192,20 @@ def test_urls_are_downloaded_once_and_paths_pass_through(served_encoder, tmp_pat
 
 # ----------------------------------------------------------------- meta-device builds
 
+
 def test_meta_builds_equal_normal_builds_and_use_no_randomness(tmp_path):
     torch.manual_seed(5)
-    config = ModelConfig("cross_attention", embed_dim=16, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                         seq_len=4, a_input_dim=8, v_input_dim=8)
+    config = ModelConfig(
+        "cross_attention",
+        embed_dim=16,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=3,
+        seq_len=4,
+        a_input_dim=8,
+        v_input_dim=8,
+    )
     model = build_model(config).eval()
     path = uavm.save_model(model, tmp_path / "m.safetensors")
     rng = torch.get_rng_state()
@@ -221,13 +254,18 @@ def test_a_buffer_left_on_the_meta_device_is_an_error():
 
 # ----------------------------------------------------------------- registry
 
+
 def test_registry_lists_every_kind_without_importing_torch():
-    code = ("import json, sys, uavm.registry as r; print(json.dumps([r.list_models(), r.list_names('audio_encoder'), "
-            "r.list_names('visual_encoder'), 'torch' in sys.modules]))")
+    code = (
+        "import json, sys, uavm.registry as r; print(json.dumps([r.list_models(), r.list_names('audio_encoder'), "
+        "r.list_names('visual_encoder'), 'torch' in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout) == [
-        uavm.list_models(), ["audio_encoder_audioset", "audio_encoder_vggsound"],
-        [f"convnext_{s}_imagenet" for s in ("base", "large", "small", "tiny")], False,
+        uavm.list_models(),
+        ["audio_encoder_audioset", "audio_encoder_vggsound"],
+        [f"convnext_{s}_imagenet" for s in ("base", "large", "small", "tiny")],
+        False,
     ]
 
 

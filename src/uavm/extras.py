@@ -16,8 +16,13 @@ from .errors import MissingExtraError
 # top-level module -> the extra that installs it (the smallest one)
 EXTRA_OF_MODULE = {"scipy": "train", "sklearn": "train", "matplotlib": "analysis"}
 # command -> the extra its optional imports come from
-EXTRA_OF_COMMAND = {"train": "train", "eval": "train", "recipe": "train", "train-audio-encoder": "train",
-                    "analyze": "analysis"}
+EXTRA_OF_COMMAND = {
+    "train": "train",
+    "eval": "train",
+    "recipe": "train",
+    "train-audio-encoder": "train",
+    "analyze": "analysis",
+}
 
 
 def require(extra: str, user: str, *modules: str) -> None:

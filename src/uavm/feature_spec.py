@@ -121,8 +121,9 @@ class FeatureSpec:
         if not (isinstance(self.short_side, int) and 8 <= self.short_side <= 4096):
             raise ConfigError(f"{source}: short_side must be an integer in 8..4096, got {self.short_side!r}")
         if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(f"{source}: interpolation must be one of {', '.join(INTERPOLATIONS)}, "
-                              f"got {self.interpolation!r}")
+            raise ConfigError(
+                f"{source}: interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
+            )
         if not (isinstance(self.seq_len, int) and self.seq_len >= 1):
             raise ConfigError(f"{source}: seq_len must be a positive integer, got {self.seq_len!r}")
         if self.audio_encoder is None and self.visual_encoder is None:
@@ -137,8 +138,10 @@ class FeatureSpec:
 
         A modality that is not extracted is written ``"none"``, as older files did.
         """
-        out: dict[str, Any] = {"audio_encoder": self.audio_encoder or NO_ENCODER[1],
-                               "visual_encoder": self.visual_encoder or NO_ENCODER[1]}
+        out: dict[str, Any] = {
+            "audio_encoder": self.audio_encoder or NO_ENCODER[1],
+            "visual_encoder": self.visual_encoder or NO_ENCODER[1],
+        }
         if self.audio:
             out["audio_fbank"] = self.fbank.to_dict()
         out.update(fps=self.fps, short_side=self.short_side, interpolation=self.interpolation, seq_len=self.seq_len)
@@ -174,22 +177,40 @@ class FeatureSpec:
     def differences(self, other: FeatureSpec) -> list[tuple[str, Any, Any]]:
         """``(key, self's value, other's value)`` for each stored key whose values differ."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return [(k, mine.get(k), theirs.get(k)) for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]
+        return [
+            (k, mine.get(k), theirs.get(k)) for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)
+        ]
 
     def as_flat_dict(self) -> dict[str, Any]:
         """Every field, fbank nested (for reports and JSON output)."""
         return asdict(self)
 
 
-_TYPES = {"fps": float, "short_side": int, "interpolation": str, "seq_len": int, "target_frames": int,
-          "norm_mean": float, "norm_std": float, "sample_rate": int, "num_mel_bins": int}
+_TYPES = {
+    "fps": float,
+    "short_side": int,
+    "interpolation": str,
+    "seq_len": int,
+    "target_frames": int,
+    "norm_mean": float,
+    "norm_std": float,
+    "sample_rate": int,
+    "num_mel_bins": int,
+}
 
 
 def _typed(key: str, value: Any, source: str, label: str) -> Any:
     """``value`` as the field's type: ints stay ints, a float field takes an int, anything else is an error."""
     kind = _TYPES[key]
-    ok = isinstance(value, str) if kind is str else (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or float(value).is_integer()))
+    ok = (
+        isinstance(value, str)
+        if kind is str
+        else (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (kind is float or float(value).is_integer())
+        )
+    )
     if not ok:
         raise ConfigError(f"{source}: {label} must be {'a string' if kind is str else 'a number'}, got {value!r}")
     return kind(value)

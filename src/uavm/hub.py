@@ -45,8 +45,10 @@ def download(url: str, dest: str | Path | None = None, *, progress: bool = True,
     dest = Path(dest) if dest is not None else cache_dir() / filename_from_url(url)
     if dest.exists():
         if looks_like_html(dest):
-            raise DownloadError(f"{dest}: the cached download of {url} is an HTML page (a login, error or "
-                                "quota page), not the file; delete it and run again, or fetch the file by hand")
+            raise DownloadError(
+                f"{dest}: the cached download of {url} is an HTML page (a login, error or "
+                "quota page), not the file; delete it and run again, or fetch the file by hand"
+            )
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -54,13 +56,13 @@ def download(url: str, dest: str | Path | None = None, *, progress: bool = True,
         _fetch(url, part, progress=progress, timeout=timeout)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(
-            f"could not download {url} ({reason}); fetch it by hand and save it as {dest}"
-        ) from exc
+        raise DownloadError(f"could not download {url} ({reason}); fetch it by hand and save it as {dest}") from exc
     if looks_like_html(part) and not dest.name.lower().endswith((".html", ".htm")):
         part.unlink()
-        raise DownloadError(f"{url} returned an HTML page (a login, error or quota page?), not the file; "
-                            f"nothing was cached: fetch it by hand and save it as {dest}")
+        raise DownloadError(
+            f"{url} returned an HTML page (a login, error or quota page?), not the file; "
+            f"nothing was cached: fetch it by hand and save it as {dest}"
+        )
     os.replace(part, dest)
     return dest
 
@@ -74,7 +76,8 @@ def looks_like_html(path: str | Path) -> bool:
         return False
     head = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return head.startswith((b"<!doctype html", b"<html")) or (
-        head.startswith((b"<head", b"<!--", b"<?xml")) and b"<html" in head)
+        head.startswith((b"<head", b"<!--", b"<?xml")) and b"<html" in head
+    )
 
 
 def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
@@ -96,13 +99,19 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
             have = 0
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
-        with open(part, mode) as out, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, desc=part.name[: -len(".part")],
-            disable=not progress,
-        ) as bar:
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=part.name[: -len(".part")],
+                disable=not progress,
+            ) as bar,
+        ):
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 bar.update(len(chunk))
         if total is not None and part.stat().st_size != total:
             raise OSError(f"connection closed after {part.stat().st_size} of {total} bytes")
-

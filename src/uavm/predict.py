@@ -71,14 +71,17 @@ class ModelFacts:
         """What the registry or the checkpoint file says about ``model_spec``."""
         entry = REGISTRY.get(str(model_spec))
         if entry is not None:
-            return cls(entry.features, labels=load_labels(entry.dataset),
-                       multi_label=entry.dataset == "audioset")
+            return cls(entry.features, labels=load_labels(entry.dataset), multi_label=entry.dataset == "audioset")
         info = read_model_info(model_spec)
         recorded = any(info.get(k) is not None for k in ("audio_encoder", "visual_encoder"))
         spec = FeatureSpec.from_dict(info, f"{model_spec}: model info") if recorded else None
-        return cls(spec, info.get("audio_fbank") is not None, labels_from_info(info),
-                   feat_norm=info["feat_norm"] if info.get("feat_norm") is not None else True,
-                   multi_label=info.get("loss") == "bce")
+        return cls(
+            spec,
+            info.get("audio_fbank") is not None,
+            labels_from_info(info),
+            feat_norm=info["feat_norm"] if info.get("feat_norm") is not None else True,
+            multi_label=info.get("loss") == "bce",
+        )
 
     def encoder(self, modality: str) -> str | None:
         """The recorded encoder spec of ``modality`` (``"none"``: not used), ``None`` when not recorded."""
@@ -97,9 +100,18 @@ class Predictor:
     where it has native bf16 instructions: elsewhere bf16 is emulated and several times slower).
     """
 
-    def __init__(self, model: str | Path | nn.Module = "uavm_vggsound", *, audio_encoder: str | None = None,
-                 visual_encoder: str | None = None, labels: str | Path | None = None, top_k: int = 5,
-                 device: str = "auto", batch_size: int = 8, bf16: bool | None = None):
+    def __init__(
+        self,
+        model: str | Path | nn.Module = "uavm_vggsound",
+        *,
+        audio_encoder: str | None = None,
+        visual_encoder: str | None = None,
+        labels: str | Path | None = None,
+        top_k: int = 5,
+        device: str = "auto",
+        batch_size: int = 8,
+        bf16: bool | None = None,
+    ):
         facts = ModelFacts() if isinstance(model, nn.Module) else ModelFacts.of(model)
         self.model = model if isinstance(model, nn.Module) else _load(model)
         self.arch = self.model.config.arch
@@ -107,26 +119,37 @@ class Predictor:
         audio_spec = audio_encoder or _recorded_spec(name, "audio_encoder", facts.encoder("audio"))
         visual_spec = visual_encoder or _recorded_spec(name, "visual_encoder", facts.encoder("visual"))
         label_set = load_labels(labels) if labels is not None else facts.labels
-        for what, value, flag in (("audio encoder", audio_spec, "--audio-encoder"),
-                                  ("visual encoder", visual_spec, "--visual-encoder"), ("label set", label_set, "--labels")):
+        for what, value, flag in (
+            ("audio encoder", audio_spec, "--audio-encoder"),
+            ("visual encoder", visual_spec, "--visual-encoder"),
+            ("label set", label_set, "--labels"),
+        ):
             if value is None:
                 raise ConfigError(f"{name}: does not say which {what} its inputs need; pass {flag}")
         self.labels: LabelSet = label_set
         if len(self.labels) != self.model.config.num_classes:
-            raise ConfigError(f"{name}: {self.model.config.num_classes} classes, but the label set "
-                              f"{self.labels.source or '(embedded)'} has {len(self.labels)}")
-        spec = (facts.spec or FeatureSpec()).replace(audio_encoder=audio_spec, visual_encoder=visual_spec,
-                                                      seq_len=self.model.config.seq_len)
+            raise ConfigError(
+                f"{name}: {self.model.config.num_classes} classes, but the label set "
+                f"{self.labels.source or '(embedded)'} has {len(self.labels)}"
+            )
+        spec = (facts.spec or FeatureSpec()).replace(
+            audio_encoder=audio_spec, visual_encoder=visual_spec, seq_len=self.model.config.seq_len
+        )
         # the model file's fbank settings hold unless another audio encoder is asked for
-        self.extractor = FeatureExtractor(spec, device=device, bf16=bf16,
-                                          encoder_fbank=audio_encoder is not None or not facts.fbank_recorded)
-        for kind, encoder, key in (("audio", self.extractor.encoders.audio, "a_input_dim"),
-                                   ("visual", self.extractor.encoders.visual, "v_input_dim")):
+        self.extractor = FeatureExtractor(
+            spec, device=device, bf16=bf16, encoder_fbank=audio_encoder is not None or not facts.fbank_recorded
+        )
+        for kind, encoder, key in (
+            ("audio", self.extractor.encoders.audio, "a_input_dim"),
+            ("visual", self.extractor.encoders.visual, "v_input_dim"),
+        ):
             want = getattr(self.model.config, key, None)
             if encoder is not None and want is not None and encoder.feature_dim != want:
-                raise ConfigError(f"{name} takes {kind} features of width {want}, but the {kind} encoder "
-                                  f"{audio_spec if kind == 'audio' else visual_spec} gives {encoder.feature_dim}: "
-                                  f"pass the encoder the model was trained with (--{kind}-encoder)")
+                raise ConfigError(
+                    f"{name} takes {kind} features of width {want}, but the {kind} encoder "
+                    f"{audio_spec if kind == 'audio' else visual_spec} gives {encoder.feature_dim}: "
+                    f"pass the encoder the model was trained with (--{kind}-encoder)"
+                )
         self.device = self.extractor.device
         self.feat_norm = facts.feat_norm
         self.model.to(self.device).eval()
@@ -166,8 +189,10 @@ class Predictor:
         if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
             a = x["a"] if x["a"] is not None else torch.zeros_like(x["v"])
             v = x["v"] if x["v"] is not None else torch.zeros_like(x["a"])
-            logits = {"a": self.model(a, torch.zeros_like(v)) if x["a"] is not None else None,
-                      "v": self.model(torch.zeros_like(a), v) if x["v"] is not None else None}
+            logits = {
+                "a": self.model(a, torch.zeros_like(v)) if x["a"] is not None else None,
+                "v": self.model(torch.zeros_like(a), v) if x["v"] is not None else None,
+            }
             fused = self.model(a, v) if x["a"] is not None and x["v"] is not None else None
         else:
             logits = {m: None if t is None else self.model(t, m) for m, t in x.items()}
@@ -201,8 +226,10 @@ def _recorded_spec(model: str, key: str, spec: str | None) -> str | None:
     """An encoder spec read from a model file; a URL there is refused (only URLs a user passes are fetched)."""
     if spec is not None and "://" in str(spec):
         flag = "--" + key.replace("_", "-")
-        raise ConfigError(f"{model}: its recorded {key} is a URL ({spec}); uavm fetches only URLs given on the "
-                          f"command line: pass {flag} {spec} if you trust it")
+        raise ConfigError(
+            f"{model}: its recorded {key} is a URL ({spec}); uavm fetches only URLs given on the "
+            f"command line: pass {flag} {spec} if you trust it"
+        )
     return spec
 
 

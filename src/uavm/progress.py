@@ -32,9 +32,17 @@ def is_terminal(file: IO[str] | None = None) -> bool:
 class LineProgress:
     """The non-terminal stand-in of a tqdm bar (same calls: iterate, update, set_postfix, write, close)."""
 
-    def __init__(self, iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
-                 unit: str = "it", summary: bool = True, file: IO[str] | None = None,
-                 interval: float = LINE_INTERVAL_S):
+    def __init__(
+        self,
+        iterable: Iterable | None = None,
+        *,
+        total: int | None = None,
+        desc: str = "",
+        unit: str = "it",
+        summary: bool = True,
+        file: IO[str] | None = None,
+        interval: float = LINE_INTERVAL_S,
+    ):
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -100,9 +108,18 @@ class LineProgress:
         self.write(f"{self.desc}{':' if self.desc else ''}{state} {count} {self.unit} in {took:.1f} s{tail}")
 
 
-def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-                 enabled: bool = True, summary: bool = True, leave: bool = False, file: IO[str] | None = None,
-                 **tqdm_options: Any) -> Any:
+def progress_bar(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    enabled: bool = True,
+    summary: bool = True,
+    leave: bool = False,
+    file: IO[str] | None = None,
+    **tqdm_options: Any,
+) -> Any:
     """A tqdm bar on a terminal, a :class:`LineProgress` elsewhere, silent when not ``enabled``.
 
     ``summary=False`` makes the non-terminal form print nothing (the caller logs its own line).

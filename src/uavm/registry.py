@@ -58,9 +58,15 @@ class ModelCfg(PretrainedCfg):
         return self.features.visual_encoder
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "dataset": self.dataset, "audio_encoder": self.audio_encoder,
-                "visual_encoder": self.visual_encoder, "metrics": dict(self.metrics),
-                "config": self.config.to_dict(), "features": self.features.to_dict()}
+        return {
+            **super().to_dict(),
+            "dataset": self.dataset,
+            "audio_encoder": self.audio_encoder,
+            "visual_encoder": self.visual_encoder,
+            "metrics": dict(self.metrics),
+            "config": self.config.to_dict(),
+            "features": self.features.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,14 @@ class AudioEncoderCfg(PretrainedCfg):
         return self.fbank.norm_mean, self.fbank.norm_std
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "dataset": self.dataset, "num_classes": self.num_classes, "size": self.size,
-                "audio_fbank": self.fbank.to_dict(), "train_frames": self.train_frames}
+        return {
+            **super().to_dict(),
+            "dataset": self.dataset,
+            "num_classes": self.num_classes,
+            "size": self.size,
+            "audio_fbank": self.fbank.to_dict(),
+            "train_frames": self.train_frames,
+        }
 
 
 @dataclass(frozen=True)
@@ -141,15 +153,20 @@ _RUN = "lr{lr}-bs-144-balbal-mix0.5-ls1-ld0.5-lst1-lda{lda}-e1024-se1024-h4-di{d
 _CLASSES = {"vggsound": 309, "audioset": 527}
 _EXTRACT_FRAMES = {"vggsound": 990, "audioset": 1000}  # 990 frames → 30 steps, 1000 → 31 (cut to 30)
 _TORCHVISION = {  # torchvision's ConvNeXt IMAGENET1K_V1 files
-    "tiny": "convnext_tiny-983f1562.pth", "small": "convnext_small-0c510722.pth",
-    "base": "convnext_base-6075fbad.pth", "large": "convnext_large-ea097f82.pth",
+    "tiny": "convnext_tiny-983f1562.pth",
+    "small": "convnext_small-0c510722.pth",
+    "base": "convnext_base-6075fbad.pth",
+    "large": "convnext_large-ea097f82.pth",
 }
 
 
 def _audio_encoder(dataset: str, url: str) -> AudioEncoderCfg:
     mean, std = FBANK_STATS[dataset]
     return AudioEncoderCfg(
-        name=f"audio_encoder_{dataset}", url=url, dataset=dataset, num_classes=_CLASSES[dataset],
+        name=f"audio_encoder_{dataset}",
+        url=url,
+        dataset=dataset,
+        num_classes=_CLASSES[dataset],
         fbank=FbankSpec(target_frames=_EXTRACT_FRAMES[dataset], norm_mean=mean, norm_std=std),
         description=f"ConvNeXt-base audio encoder trained on {dataset} (reference release)",
     )
@@ -163,8 +180,15 @@ def _paper(arch: str, dataset: str, release: str, lr: str, lda: bool, run: str) 
     url = _DROPBOX + release + _RUN.format(lr=lr, lda=lda, di=depth_i, ds=depth_s) + run + ".pth?dl=1"
     audio = _AUDIO[dataset]
     features = FeatureSpec(audio_encoder=audio.name, visual_encoder=DEFAULT_VISUAL_ENCODER, fbank=audio.fbank)
-    return ModelCfg(name=f"{prefix}_{dataset}", url=url, description=f"{_DESCRIPTIONS[arch]}, {_TITLES[dataset]}",
-                    config=config, dataset=dataset, features=features, metrics=_METRICS.get((arch, dataset), {}))
+    return ModelCfg(
+        name=f"{prefix}_{dataset}",
+        url=url,
+        description=f"{_DESCRIPTIONS[arch]}, {_TITLES[dataset]}",
+        config=config,
+        dataset=dataset,
+        features=features,
+        metrics=_METRICS.get((arch, dataset), {}),
+    )
 
 
 _AUDIO = {
@@ -172,18 +196,26 @@ _AUDIO = {
     "audioset": _audio_encoder("audioset", _DROPBOX + "ld2q0bsyiwzia86/as_audio_feat.pth?dl=1"),
 }
 _VISUAL = [
-    VisualEncoderCfg(name=f"convnext_{size}_imagenet", url=f"https://download.pytorch.org/models/{_TORCHVISION[size]}",
-                     size=size, description=f"torchvision ConvNeXt-{size}, ImageNet-1k (IMAGENET1K_V1)")
+    VisualEncoderCfg(
+        name=f"convnext_{size}_imagenet",
+        url=f"https://download.pytorch.org/models/{_TORCHVISION[size]}",
+        size=size,
+        description=f"torchvision ConvNeXt-{size}, ImageNet-1k (IMAGENET1K_V1)",
+    )
     for size in _TORCHVISION
 ]
 # the released "independent" files hold the unified class with depth_s = 0 (same keys)
 _DEPTHS = {"unified": (3, 3), "independent": (6, 0), "cross_attention": (3, 3)}
-_DESCRIPTIONS = {"unified": "UAVM (3 modality-specific + 3 shared layers)",
-                 "independent": "modality-independent baseline (6 + 0 layers)",
-                 "cross_attention": "cross-modal attention (early fusion) baseline"}
+_DESCRIPTIONS = {
+    "unified": "UAVM (3 modality-specific + 3 shared layers)",
+    "independent": "modality-independent baseline (6 + 0 layers)",
+    "cross_attention": "cross-modal attention (early fusion) baseline",
+}
 _TITLES = {"vggsound": "VGGSound", "audioset": "AudioSet-2M"}
-_METRICS = {("unified", "vggsound"): {"acc_a": 56.45, "acc_v": 50.03, "acc_av": 65.91},
-            ("unified", "audioset"): {"mAP_a": 45.60, "mAP_v": 27.43, "mAP_av": 48.01}}
+_METRICS = {
+    ("unified", "vggsound"): {"acc_a": 56.45, "acc_v": 50.03, "acc_av": 65.91},
+    ("unified", "audioset"): {"mAP_a": 45.60, "mAP_v": 27.43, "mAP_av": 48.01},
+}
 _RELEASES = [  # (arch, dataset, Dropbox path up to the run name, learning rate, lda flag, run-name suffix)
     ("unified", "vggsound", "llvbyfokp4gxxwd/testfm66-vgg-unified_trans-", "5e-5", False, "-r1"),
     ("independent", "vggsound", "exde913yrqovesp/testfm66-vgg-unified_trans-", "5e-5", False, "-r1"),
@@ -201,6 +233,7 @@ VISUAL_ENCODERS = KindView("visual_encoder")
 
 
 # ------------------------------------------------------------------ lookups
+
 
 def list_models() -> list[str]:
     """Names of the registered (paper) models."""

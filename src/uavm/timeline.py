@@ -89,12 +89,23 @@ class TimelineSource:
         """What a :class:`uavm.predict.Predictor` holds (its model, encoders, labels and settings)."""
         extractor = predictor.extractor
         spec, encoders = extractor.spec, extractor.encoders
-        return cls(model=predictor.model, audio_encoder=encoders.audio, visual_encoder=encoders.visual,
-                   labels=list(predictor.labels.names), fps=spec.fps, short_side=spec.short_side,
-                   interpolation=spec.interpolation, fbank_frames=spec.fbank.target_frames,
-                   fbank_mean=spec.fbank.norm_mean, fbank_std=spec.fbank.norm_std, feat_norm=predictor.feat_norm,
-                   multi_label=predictor.multi_label, top_k=predictor.top_k, device=predictor.device,
-                   bf16=extractor.bf16)
+        return cls(
+            model=predictor.model,
+            audio_encoder=encoders.audio,
+            visual_encoder=encoders.visual,
+            labels=list(predictor.labels.names),
+            fps=spec.fps,
+            short_side=spec.short_side,
+            interpolation=spec.interpolation,
+            fbank_frames=spec.fbank.target_frames,
+            fbank_mean=spec.fbank.norm_mean,
+            fbank_std=spec.fbank.norm_std,
+            feat_norm=predictor.feat_norm,
+            multi_label=predictor.multi_label,
+            top_k=predictor.top_k,
+            device=predictor.device,
+            bf16=extractor.bf16,
+        )
 
     @property
     def seq_len(self) -> int:
@@ -109,9 +120,11 @@ class TimelineSource:
         if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
             a0 = a if a is not None else torch.zeros_like(v)
             v0 = v if v is not None else torch.zeros_like(a)
-            return {"a": self.model(a0, torch.zeros_like(v0)) if a is not None else None,
-                    "v": self.model(torch.zeros_like(a0), v0) if v is not None else None,
-                    "av": self.model(a0, v0) if a is not None and v is not None else None}
+            return {
+                "a": self.model(a0, torch.zeros_like(v0)) if a is not None else None,
+                "v": self.model(torch.zeros_like(a0), v0) if v is not None else None,
+                "av": self.model(a0, v0) if a is not None and v is not None else None,
+            }
         la = self.model(a, "a") if a is not None else None
         lv = self.model(v, "v") if v is not None else None
         return {"a": la, "v": lv, "av": (la + lv) / 2 if la is not None and lv is not None else None}
@@ -124,6 +137,8 @@ class TimelineSource:
         if not maps:
             return None
         return maps[-1].float().mean(dim=(1, 2)).cpu().numpy()
+
+
 # ------------------------------------------------------------------------------ end of adapter
 
 
@@ -140,12 +155,18 @@ class TimelineWindow:
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the keys ``start, end, audio, visual, fused, agreement``."""
+
         def ranked(r: Ranked | None) -> list[dict[str, Any]] | None:
             return None if r is None else [{"label": n, "probability": round(p, 6)} for n, p in r]
 
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "audio": ranked(self.audio),
-                "visual": ranked(self.visual), "fused": ranked(self.fused),
-                "agreement": None if self.agreement is None else round(self.agreement, 6)}
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "audio": ranked(self.audio),
+            "visual": ranked(self.visual),
+            "fused": ranked(self.fused),
+            "agreement": None if self.agreement is None else round(self.agreement, 6),
+        }
 
 
 @dataclass
@@ -178,8 +199,15 @@ class Timeline:
         return "\n".join(json.dumps(w.to_json()) for w in self.windows)
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "duration": round(self.duration, 3), "window": self.window, "hop": self.hop,
-                "windows": [w.to_json() for w in self.windows], "attention": self.attention, "notes": self.notes}
+        return {
+            "path": self.path,
+            "duration": round(self.duration, 3),
+            "window": self.window,
+            "hop": self.hop,
+            "windows": [w.to_json() for w in self.windows],
+            "attention": self.attention,
+            "notes": self.notes,
+        }
 
 
 def agreement(p: np.ndarray, q: np.ndarray) -> float:
@@ -220,8 +248,9 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
         sampler = resampler = None
         if source.visual_encoder is not None:
             if video_streams(container):
-                sampler = FrameSampler(container, path, fps=source.fps, short_side=source.short_side,
-                                       interpolation=source.interpolation)
+                sampler = FrameSampler(
+                    container, path, fps=source.fps, short_side=source.short_side, interpolation=source.interpolation
+                )
             else:
                 notes.append("visual: no video track")
         if source.audio_encoder is not None:
@@ -241,8 +270,14 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             targets[astream.index] = ("audio", lambda f: audio.add(_take_samples(resampler, f)))
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=round(duration_hint, 1) or None, desc="timeline", unit="s", unit_scale=False,
-                   disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s media [{rate_fmt}]")
+        bar = tqdm(
+            total=round(duration_hint, 1) or None,
+            desc="timeline",
+            unit="s",
+            unit_scale=False,
+            disable=not progress,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s media [{rate_fmt}]",
+        )
         shown = 0.0
         failed: dict[str, str] = {}  # a track whose decoding failed: the other one goes on
         try:
@@ -279,16 +314,25 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             audio.add(_drain_resampler(resampler), flush=True)
     v = visual.finish() if visual is not None else None
     a = audio.finish() if audio is not None else None
-    lengths = [len(v) / source.fps if v is not None and len(v) else 0.0,
-               audio.samples / 16000 if audio is not None else 0.0]
+    lengths = [
+        len(v) / source.fps if v is not None and len(v) else 0.0,
+        audio.samples / 16000 if audio is not None else 0.0,
+    ]
     if (v is None or not len(v)) and (a is None or not len(a)):
         raise MediaError(path, "; ".join(failed.values()) or "no decodable audio or video")
-    return StepFeatures(a if a is not None and len(a) else None, v if v is not None and len(v) else None,
-                        max(lengths), source.fps, visual.frames if visual is not None else 0, notes)
+    return StepFeatures(
+        a if a is not None and len(a) else None,
+        v if v is not None and len(v) else None,
+        max(lengths),
+        source.fps,
+        visual.frames if visual is not None else 0,
+        notes,
+    )
 
 
-def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: float = 5,
-             progress: bool = False) -> Timeline:
+def timeline(
+    source: TimelineSource, path: str | Path, window: float = 10, hop: float = 5, progress: bool = False
+) -> Timeline:
     """The sliding-window timeline of one file (see the module doc)."""
     t0 = time.perf_counter()
     window_spans(1, window, hop)  # bad settings fail before the file is decoded
@@ -301,7 +345,7 @@ def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: 
             received[m] = (np.zeros(len(feats)), np.zeros(len(feats)))
     with torch.inference_mode():
         for lo in range(0, len(spans), 16):
-            batch = spans[lo:lo + 16]
+            batch = spans[lo : lo + 16]
             xa, ia = _window_inputs(steps.audio, batch, AUDIO_STEP_S, source)
             xv, iv = _window_inputs(steps.visual, batch, 1 / steps.fps, source)
             logits = source.logits(xa, xv)
@@ -309,10 +353,16 @@ def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: 
             for k, (start, end) in enumerate(batch):
                 pa = probs["a"][k] if probs["a"] is not None else None
                 pv = probs["v"][k] if probs["v"] is not None else None
-                windows.append(TimelineWindow(
-                    start, end, _rank(pa, source), _rank(pv, source),
-                    _rank(probs["av"][k] if probs["av"] is not None else None, source),
-                    agreement(pa, pv) if pa is not None and pv is not None else None))
+                windows.append(
+                    TimelineWindow(
+                        start,
+                        end,
+                        _rank(pa, source),
+                        _rank(pv, source),
+                        _rank(probs["av"][k] if probs["av"] is not None else None, source),
+                        agreement(pa, pv) if pa is not None and pv is not None else None,
+                    )
+                )
             for m, x, index in (("audio", xa, ia), ("visual", xv, iv)):
                 if x is None:
                     continue
@@ -329,10 +379,11 @@ def timeline(source: TimelineSource, path: str | Path, window: float = 10, hop: 
         if count.any():
             step_s = AUDIO_STEP_S if m == "audio" else 1 / steps.fps
             seen = count > 0
-            attention[m] = {"times": [round(float(i * step_s), 3) for i in np.flatnonzero(seen)],
-                            "values": [round(float(x), 6) for x in total[seen] / count[seen]]}
-    return Timeline(str(path), steps.duration, window, hop, windows, attention, steps.notes,
-                    time.perf_counter() - t0)
+            attention[m] = {
+                "times": [round(float(i * step_s), 3) for i in np.flatnonzero(seen)],
+                "values": [round(float(x), 6) for x in total[seen] / count[seen]],
+            }
+    return Timeline(str(path), steps.duration, window, hop, windows, attention, steps.notes, time.perf_counter() - t0)
 
 
 def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3, title: str | None = None) -> Path:
@@ -432,14 +483,14 @@ class _AudioSteps:
         if count:
             used = self.size + (count - 1) * self.shift
             mel = fbank(torch.from_numpy(self.tail[:used]))
-            self.tail = self.tail[count * self.shift:]
+            self.tail = self.tail[count * self.shift :]
             mel = ((mel - self.source.fbank_mean) / self.source.fbank_std).numpy()
             self.mel.append(mel)
             self.mel_count += len(mel)
         while self.mel_count >= self.chunk:
             frames = np.concatenate(self.mel)
-            self._encode(frames[:self.chunk])
-            self.mel = [frames[self.chunk:]]
+            self._encode(frames[: self.chunk])
+            self.mel = [frames[self.chunk :]]
             self.mel_count = len(self.mel[0])
 
     def _encode(self, frames: np.ndarray) -> None:
@@ -456,7 +507,7 @@ class _AudioSteps:
             whole = AUDIO_STEP_FRAMES * math.ceil(len(frames) / AUDIO_STEP_FRAMES)
             silence = -self.source.fbank_mean / self.source.fbank_std  # a raw 0 after normalisation
             padded = np.full((whole, frames.shape[1]), silence, np.float32)
-            padded[:len(frames)] = frames
+            padded[: len(frames)] = frames
             self._encode(padded)
             self.mel, self.mel_count = [], 0
         return np.concatenate(self.out) if self.out else np.zeros((0, 1), np.float32)
@@ -503,8 +554,9 @@ def _drain_resampler(resampler: MonoResampler) -> np.ndarray:
     return samples
 
 
-def _window_inputs(features: np.ndarray | None, spans: list[tuple[float, float]], step_s: float,
-                   source: TimelineSource) -> tuple[torch.Tensor | None, list[np.ndarray]]:
+def _window_inputs(
+    features: np.ndarray | None, spans: list[tuple[float, float]], step_s: float, source: TimelineSource
+) -> tuple[torch.Tensor | None, list[np.ndarray]]:
     """Model inputs ``[B, seq_len, D]`` for the windows (padded / cut as in training) and their step indices."""
     if features is None:
         return None, []
@@ -532,7 +584,7 @@ def _probabilities(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
 def _rank(probs: np.ndarray | None, source: TimelineSource) -> Ranked | None:
     if probs is None:
         return None
-    order = np.argsort(-probs, kind="stable")[:min(source.top_k, len(probs))]
+    order = np.argsort(-probs, kind="stable")[: min(source.top_k, len(probs))]
     return [(source.labels[i], float(probs[i])) for i in order]
 
 

@@ -42,6 +42,7 @@ Module = TypeVar("Module", bound=nn.Module)
 
 # ----------------------------------------------------------------- names → files
 
+
 def locate(spec: str | Path, kind: str, convert: Converter | None = None) -> Path:
     """The local weights file ``spec`` names, for a network of ``kind`` (see :data:`uavm.registry.KINDS`).
 
@@ -78,6 +79,7 @@ def cached_file(entry: registry.PretrainedCfg, convert: Converter) -> Path:
 
 
 # ----------------------------------------------------------------- reading
+
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(state_dict with ``module.`` prefixes dropped, metadata) of a safetensors file or a pickled state_dict.
@@ -132,6 +134,7 @@ def _read_pickle(path: Path) -> Mapping[str, torch.Tensor]:
 
 # ----------------------------------------------------------------- torch.load, the one call
 
+
 def load_tensors_only(path: str | Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
     """``torch.load`` with ``weights_only=True``; a refused or unreadable file is one line naming it."""
     path = Path(path)
@@ -149,13 +152,17 @@ def load_problem(exc: BaseException, path: str | Path | None = None, what: str =
     complaint = re.search(r"WeightsUnpickler error:(.*)", text)
     is_archive = path is not None and Path(path).is_file() and zipfile.is_zipfile(path)
     if isinstance(exc, pickle.UnpicklingError) and (
-            "GLOBAL" in text or (complaint and complaint.group(1).strip())
-            or (is_archive and "Weights only load failed" in text)):
+        "GLOBAL" in text
+        or (complaint and complaint.group(1).strip())
+        or (is_archive and "Weights only load failed" in text)
+    ):
         # the unpickler stopped at something that is not a tensor: that is a refusal, not a bad file
         found = re.search(r"GLOBAL ([\w.]+)", text)
         named = f" ({found.group(1)})" if found else ""
-        return (f"refused: the file holds pickled objects other than tensors{named}, "
-                "and loading them could run code; use a safetensors or tensors-only file")
+        return (
+            f"refused: the file holds pickled objects other than tensors{named}, "
+            "and loading them could run code; use a safetensors or tensors-only file"
+        )
     if path is not None and Path(path).is_file() and not is_archive:
         return f"not a readable {what}: not a checkpoint file (neither a PyTorch archive nor safetensors), or truncated"
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
@@ -165,6 +172,7 @@ def load_problem(exc: BaseException, path: str | Path | None = None, what: str =
 
 
 # ----------------------------------------------------------------- writing
+
 
 def save_weights(path: str | Path, state: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> Path:
     """Write ``state`` (moved to CPU, made contiguous) as safetensors with string ``metadata``, atomically."""
@@ -177,8 +185,14 @@ def save_weights(path: str | Path, state: Mapping[str, torch.Tensor], metadata: 
 
 # ----------------------------------------------------------------- building
 
-def build_loaded(build: Callable[[], Module], state: Mapping[str, torch.Tensor], source: str,
-                 what: str = "network", check: Callable[[Module], object] | None = None) -> Module:
+
+def build_loaded(
+    build: Callable[[], Module],
+    state: Mapping[str, torch.Tensor],
+    source: str,
+    what: str = "network",
+    check: Callable[[Module], object] | None = None,
+) -> Module:
     """``build()`` on the meta device (no random init), then ``state`` assigned to it (strict).
 
     ``check(module)`` may raise a clearer error than ``load_state_dict`` before anything is assigned.

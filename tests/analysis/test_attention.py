@@ -86,7 +86,9 @@ def test_summary_is_the_streamed_mean_over_clips(model, data):
         np.testing.assert_allclose(summary.audio[k].sum(axis=-1), 1.0, atol=1e-5)
         per_clip = np.mean([(a_maps[k][i] - v_maps[k][i]).abs().mean().item() for i in range(13)])
         assert summary.mad[k] == pytest.approx(per_clip, rel=1e-5)
-        assert summary.rows()[k]["mad_of_means"] == pytest.approx(mean_abs_difference(summary.audio[k], summary.visual[k]))
+        assert summary.rows()[k]["mad_of_means"] == pytest.approx(
+            mean_abs_difference(summary.audio[k], summary.visual[k])
+        )
         assert summary.rows()[k]["mad_of_means"] <= summary.mad[k] + 1e-9  # |mean| <= mean |.|
     pre = summarize_attention(model, ArrayBatches(audio, visual, batch_size=13), pre_norm=True, progress=False)
     assert pre.pre_norm and not np.allclose(pre.audio[0], summary.audio[0], atol=1e-4)

@@ -37,7 +37,9 @@ def _write_split(root, name, n, rng, maps):
         visual = steps @ v_map + v_off + 0.3 * rng.normal(size=(STEPS, DIM))
         np.save(root / f"{name}{i}_a.npy", audio.astype(np.float32))
         np.save(root / f"{name}{i}_v.npy", visual.astype(np.float16))
-        entries.append({"labels": f"/m/{c}", "afeat": str(root / f"{name}{i}_a.npy"), "vfeat": str(root / f"{name}{i}_v.npy")})
+        entries.append(
+            {"labels": f"/m/{c}", "afeat": str(root / f"{name}{i}_a.npy"), "vfeat": str(root / f"{name}{i}_v.npy")}
+        )
     path = root / f"{name}.json"
     path.write_text(json.dumps({"data": entries}))
     return path
@@ -53,8 +55,13 @@ def test_unified_shared_layers_are_modality_agnostic_and_retrieve(tmp_path):
     from uavm.train.trainer import train
 
     rng = np.random.default_rng(0)
-    maps = (rng.normal(size=(CLASSES, LATENT)) * 1.5, rng.normal(size=(LATENT, DIM)), rng.normal(size=(LATENT, DIM)),
-            rng.normal(size=DIM), rng.normal(size=DIM))
+    maps = (
+        rng.normal(size=(CLASSES, LATENT)) * 1.5,
+        rng.normal(size=(LATENT, DIM)),
+        rng.normal(size=(LATENT, DIM)),
+        rng.normal(size=DIM),
+        rng.normal(size=DIM),
+    )
     labels = tmp_path / "labels.csv"
     labels.write_text("index,mid,display_name\n" + "".join(f"{i},/m/{i},class{i}\n" for i in range(CLASSES)))
     train_file = _write_split(tmp_path, "train", 640, rng, maps)
@@ -66,11 +73,27 @@ def test_unified_shared_layers_are_modality_agnostic_and_retrieve(tmp_path):
     }
     summaries = {}
     for name, model_settings in models.items():
-        config = build_config(dict(
-            train=str(train_file), test=str(test_file), select_on="test", labels=str(labels),
-            out_dir=str(tmp_path / name), model=model_settings, lr=1e-3, batch_size=32, epochs=8, lr_start=100,
-            mixup=0.0, label_smoothing=0.0, noise=False, balanced=False, num_workers=0, progress=False, device="cpu",
-        ))
+        config = build_config(
+            dict(
+                train=str(train_file),
+                test=str(test_file),
+                select_on="test",
+                labels=str(labels),
+                out_dir=str(tmp_path / name),
+                model=model_settings,
+                lr=1e-3,
+                batch_size=32,
+                epochs=8,
+                lr_start=100,
+                mixup=0.0,
+                label_smoothing=0.0,
+                noise=False,
+                balanced=False,
+                num_workers=0,
+                progress=False,
+                device="cpu",
+            )
+        )
         result = train(config)
         final = open(result.results_csv).read().splitlines()[-1].split(",")
         assert float(final[6]) > 0.8, f"{name} did not learn the task: {final}"  # acc_av
@@ -93,10 +116,21 @@ def test_unified_shared_layers_are_modality_agnostic_and_retrieve(tmp_path):
         print(f"{name:>11} attention |a - v| by block: {[round(mad[k], 4) for k in sorted(mad)]}")
     figures = tmp_path / "figures"
     layers = sorted(probe["unified"])
-    plot_layer_curves({n: (layers, [probe[n][k] for k in layers]) for n in models}, figures / "probe_unified_vs_independent",
-                      "audio-vs-visual probe accuracy", "Modality probe", shaded=(2, 3), reference=0.5)
-    plot_layer_curves({n: (layers, [a2v[n][k] for k in layers]) for n in models}, figures / "retrieval_unified_vs_independent",
-                      "R@5 audio → visual", "Cross-modal retrieval", shaded=(2, 3))
+    plot_layer_curves(
+        {n: (layers, [probe[n][k] for k in layers]) for n in models},
+        figures / "probe_unified_vs_independent",
+        "audio-vs-visual probe accuracy",
+        "Modality probe",
+        shaded=(2, 3),
+        reference=0.5,
+    )
+    plot_layer_curves(
+        {n: (layers, [a2v[n][k] for k in layers]) for n in models},
+        figures / "retrieval_unified_vs_independent",
+        "R@5 audio → visual",
+        "Cross-modal retrieval",
+        shaded=(2, 3),
+    )
     print(f"figures: {figures} and {tmp_path}/<model>_analysis/")
 
     def mean(values, keys):

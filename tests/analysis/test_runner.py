@@ -21,7 +21,9 @@ def job():
     model = create_model("unified", **TINY).eval()
     g = torch.Generator().manual_seed(0)
     labels = torch.eye(4)[torch.arange(40) % 4]
-    batches = ArrayBatches(torch.randn(40, 5, 6, generator=g), torch.randn(40, 5, 6, generator=g), labels, batch_size=16)
+    batches = ArrayBatches(
+        torch.randn(40, 5, 6, generator=g), torch.randn(40, 5, 6, generator=g), labels, batch_size=16
+    )
     return model, batches
 
 
@@ -31,7 +33,14 @@ def test_all_writes_every_output_and_resumes(job, tmp_path):
     opts = AnalysisOptions(tsne_clips=30, retrieval_per_class=5, progress=False)
     summary = run_analyses(model, batches, tmp_path, options=opts, n_clips=40, data_key="model+data")
     assert summary["failed"] == [] and summary["n_clips"] == 40
-    for name in ("probe.csv", "tsne.csv", "retrieval.csv", "attention.csv", "attention_maps.npz", "retrieval_subset.json"):
+    for name in (
+        "probe.csv",
+        "tsne.csv",
+        "retrieval.csv",
+        "attention.csv",
+        "attention_maps.npz",
+        "retrieval_subset.json",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     for stem in ("probe", "tsne", "retrieval", "attention_maps", "attention_received", "attention_difference"):
         for ext in ("png", "pdf"):

@@ -23,7 +23,12 @@ HEADER = "epoch,acc_a,mAP_a,mAUC_a,acc_v,mAP_v,mAUC_v,acc_av,mAP_av,mAUC_av,lr"
 def _write_ours(path, finals, best_av=0.9):
     """A results table with a header, 3 epochs; epoch 2 has the best fused accuracy."""
     a, v, av = finals
-    lines = [HEADER, "1,0.1,0,0,0.1,0,0,0.1,0,0,1e-4", f"2,0.2,0,0,0.2,0,0,{best_av},0,0,5e-5", f"3,{a},0,0,{v},0,0,{av},0,0,2e-5"]
+    lines = [
+        HEADER,
+        "1,0.1,0,0,0.1,0,0,0.1,0,0,1e-4",
+        f"2,0.2,0,0,0.2,0,0,{best_av},0,0,5e-5",
+        f"3,{a},0,0,{v},0,0,{av},0,0,2e-5",
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -50,7 +55,11 @@ def test_summary_mean_std_and_skipped_runs(tmp_path):
             runs.append(SweepRun(series, x, _write_ours(tmp_path / f"{series}{x}r{r}.csv", values)))
     runs.append(SweepRun("unified", 64, tmp_path / "missing.csv"))
     rows, skipped = sweep_summary(runs)
-    assert [(r["series"], r["x"], r["n_runs"]) for r in rows] == [("unified", 16, 3), ("unified", 64, 1), ("independent", 16, 2)]
+    assert [(r["series"], r["x"], r["n_runs"]) for r in rows] == [
+        ("unified", 16, 3),
+        ("unified", 64, 1),
+        ("independent", 16, 2),
+    ]
     for row in rows:
         repeats = finals[(row["series"], row["x"])]
         for i, m in enumerate(("a", "v", "av")):

@@ -26,7 +26,13 @@ def files(tmp_path_factory):
     for i in range(24):
         np.save(root / f"clip{i}_a.npy", rng.normal(size=(4, 6)).astype(np.float32))
         np.save(root / f"clip{i}_v.npy", rng.normal(size=(3, 6)).astype(np.float16))  # short: padded
-        entries.append({"labels": f"/m/{'abc'[i % 3]}", "afeat": str(root / f"clip{i}_a.npy"), "vfeat": str(root / f"clip{i}_v.npy")})
+        entries.append(
+            {
+                "labels": f"/m/{'abc'[i % 3]}",
+                "afeat": str(root / f"clip{i}_a.npy"),
+                "vfeat": str(root / f"clip{i}_v.npy"),
+            }
+        )
     (root / "data.json").write_text(json.dumps({"data": entries}))
     return root, checkpoint
 
@@ -37,8 +43,19 @@ def one_torch_thread(one_thread):
 
 
 def _args(root, checkpoint, command, out, *extra):
-    return ["analyze", command, str(checkpoint), "--data", str(root / "data.json"), "--labels", str(root / "labels.csv"),
-            "--out", str(out), "--quiet", *extra]
+    return [
+        "analyze",
+        command,
+        str(checkpoint),
+        "--data",
+        str(root / "data.json"),
+        "--labels",
+        str(root / "labels.csv"),
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -65,8 +82,22 @@ def test_single_analysis_on_a_feature_store(files, tmp_path, capsys):
         for i in range(20):
             writer.add(f"c{i}", "synthetic", [f"/m/{'abc'[i % 3]}"], rng.normal(size=(4, 6)), rng.normal(size=(4, 6)))
     out = tmp_path / "out"
-    main(["analyze", "probe", str(checkpoint), "--data", str(tmp_path / "store"), "--labels", str(root / "labels.csv"),
-          "--out", str(out), "--quiet", "--split", "halves"])
+    main(
+        [
+            "analyze",
+            "probe",
+            str(checkpoint),
+            "--data",
+            str(tmp_path / "store"),
+            "--labels",
+            str(root / "labels.csv"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--split",
+            "halves",
+        ]
+    )
     assert "probe: done" in capsys.readouterr().out
     assert (out / "probe.csv").read_text().startswith("layer,train_acc,test_acc")
     assert not (out / "retrieval.csv").exists()

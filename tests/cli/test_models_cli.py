@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import torch
+
 from helpers import reference_uavm as ref
 
 

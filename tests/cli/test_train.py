@@ -9,10 +9,19 @@ from click.testing import CliRunner
 from uavm.cli import cli, main
 from uavm.data.synthetic import write_synthetic
 
-TINY = ["model.embed_dim=32", "model.num_heads=2", "model.depth_i=1", "model.depth_s=1", "model.seq_len=8",
-        "batch_size=32", "epochs=2", "lr=1e-3", "num_workers=0", "progress=false", "eval_batch_size=64"]
-
-
+TINY = [
+    "model.embed_dim=32",
+    "model.num_heads=2",
+    "model.depth_i=1",
+    "model.depth_s=1",
+    "model.seq_len=8",
+    "batch_size=32",
+    "epochs=2",
+    "lr=1e-3",
+    "num_workers=0",
+    "progress=false",
+    "eval_batch_size=64",
+]
 
 
 @pytest.fixture
@@ -23,8 +32,16 @@ def data(tmp_path):
 @pytest.mark.slow
 def test_train_then_eval(data, tmp_path, one_thread):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump({"labels": str(data["labels"]), "model": {"arch": "unified"},
-                                      "val_fraction": 0.25, "test": str(data["test"])}))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "labels": str(data["labels"]),
+                "model": {"arch": "unified"},
+                "val_fraction": 0.25,
+                "test": str(data["test"]),
+            }
+        )
+    )
     out = tmp_path / "run"
     args = ["train", "--recipe", str(recipe), "--out", str(out), f"train={data['train']}", *TINY]
     run = CliRunner().invoke(cli, args)
@@ -36,9 +53,21 @@ def test_train_then_eval(data, tmp_path, one_thread):
     assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
     assert (out / "results.csv").read_text().count("\n") == 4
 
-    run = CliRunner().invoke(cli, ["eval", str(out / "best_model.safetensors"), "--data", str(data["test"]),
-                                   "--labels", str(data["labels"]), "--num-workers", "0",
-                                   "--json", str(tmp_path / "m.json")])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(out / "best_model.safetensors"),
+            "--data",
+            str(data["test"]),
+            "--labels",
+            str(data["labels"]),
+            "--num-workers",
+            "0",
+            "--json",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert run.exit_code == 0, run.output + repr(run.exception)
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["clips"] == 48 and 0 <= metrics["av"]["acc"] <= 1

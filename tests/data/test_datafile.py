@@ -12,10 +12,15 @@ def _write(path, data):
 
 
 def test_reads_reference_feature_and_raw_datafiles(tmp_path):
-    p = _write(tmp_path / "train.json", {"data": [
-        {"labels": "vgg_1,vgg_2", "afeat": "/x/a/abc_000010.npy", "vfeat": "/x/v/abc_000010.npy"},
-        {"labels": "/m/09x0r", "wav": "/w/clip7.wav", "video": "/w/clip7.mp4", "video_id": "YT7"},
-    ]})
+    p = _write(
+        tmp_path / "train.json",
+        {
+            "data": [
+                {"labels": "vgg_1,vgg_2", "afeat": "/x/a/abc_000010.npy", "vfeat": "/x/v/abc_000010.npy"},
+                {"labels": "/m/09x0r", "wav": "/w/clip7.wav", "video": "/w/clip7.mp4", "video_id": "YT7"},
+            ]
+        },
+    )
     first, second = read_datafile(p)
     assert first.labels == ["vgg_1", "vgg_2"] and first.clip_id == "abc_000010"
     assert first.afeat == "/x/a/abc_000010.npy" and first.wav is None
@@ -46,8 +51,12 @@ def test_relative_paths_fall_back_to_the_datafile_folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "content, problem",
-    [("{", "not valid JSON"), ("[1]", "\"data\" list"), ('{"data": [{"afeat": "x"}]}', "entry 0: an entry needs"),
-     ('{"data": [{"labels": 5}]}', "comma-separated")],
+    [
+        ("{", "not valid JSON"),
+        ("[1]", '"data" list'),
+        ('{"data": [{"afeat": "x"}]}', "entry 0: an entry needs"),
+        ('{"data": [{"labels": 5}]}', "comma-separated"),
+    ],
 )
 def test_malformed_datafiles(tmp_path, content, problem):
     p = tmp_path / "bad.json"

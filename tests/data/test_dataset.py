@@ -30,8 +30,13 @@ def synthetic(tmp_path):
 def _store_from(datafile_ds, path):
     with FeatureStoreWriter(path, seq_len=datafile_ds.seq_len, dim=datafile_ds.dim("a"), shard_size=7) as w:
         for i, clip in enumerate(datafile_ds.clip_ids):
-            w.add(clip, "syn", [datafile_ds.labels.mids[k] for k in datafile_ds.label_indices[i]],
-                  datafile_ds.load(i, "a"), datafile_ds.load(i, "v"))
+            w.add(
+                clip,
+                "syn",
+                [datafile_ds.labels.mids[k] for k in datafile_ds.label_indices[i]],
+                datafile_ds.load(i, "a"),
+                datafile_ds.load(i, "v"),
+            )
     return path
 
 
@@ -41,8 +46,9 @@ def test_datafile_dataset_pads_and_cuts(tmp_path):
     v = np.ones((5, 4), dtype=np.float16)
     np.save(tmp_path / "c1_a.npy", a)
     np.save(tmp_path / "c1_v.npy", v)
-    (tmp_path / "d.json").write_text(json.dumps({"data": [
-        {"labels": "vgg_3,vgg_7", "afeat": str(tmp_path / "c1_a.npy"), "vfeat": "c1_v.npy"}]}))
+    (tmp_path / "d.json").write_text(
+        json.dumps({"data": [{"labels": "vgg_3,vgg_7", "afeat": str(tmp_path / "c1_a.npy"), "vfeat": "c1_v.npy"}]})
+    )
     ds = DatafileDataset(tmp_path / "d.json", labels, seq_len=4)
     assert len(ds) == 1 and ds.label_indices == [[3, 7]] and ds.dim("a") == 4
     np.testing.assert_array_equal(ds.read(np.array([0]), "a")[0], np.vstack([a, np.zeros((1, 4))]))
@@ -51,8 +57,9 @@ def test_datafile_dataset_pads_and_cuts(tmp_path):
 
 
 def test_missing_feature_file_found_on_open(tmp_path):
-    (tmp_path / "d.json").write_text(json.dumps({"data": [{"labels": "vgg_1", "afeat": "/nope/x.npy",
-                                                              "vfeat": "/nope/x.npy"}]}))
+    (tmp_path / "d.json").write_text(
+        json.dumps({"data": [{"labels": "vgg_1", "afeat": "/nope/x.npy", "vfeat": "/nope/x.npy"}]})
+    )
     with pytest.raises(UAVMError, match="1 clip\\(s\\) lack their audio feature file.*x.npy"):
         DatafileDataset(tmp_path / "d.json", load_labels("vggsound"))
 
@@ -72,8 +79,9 @@ def test_store_and_datafile_read_the_same(synthetic, tmp_path):
     assert store.clip_ids == per_clip.clip_ids and store.label_indices == per_clip.label_indices
     idx = np.array([3, 0, 39, 3, 17])
     for m in ("a", "v"):
-        np.testing.assert_allclose(store.read(idx, m).astype(np.float32),
-                                   per_clip.read(idx, m).astype(np.float16).astype(np.float32))
+        np.testing.assert_allclose(
+            store.read(idx, m).astype(np.float32), per_clip.read(idx, m).astype(np.float16).astype(np.float32)
+        )
     with pytest.raises(ConfigError, match="not a datafile"):
         open_dataset(tmp_path / "nothing.txt", labels)
 
@@ -114,6 +122,7 @@ def test_epoch_plan():
 
 def _reference_item(ds, clip, partner, lam, mixed, shift, smoothing, num_classes):
     """The reference loader's __getitem__, written per clip, with its random draws given."""
+
     def get(i, m):
         x = torch.tensor(ds.read(np.array([i]), m)[0], dtype=torch.float32)
         return torch.nn.functional.normalize(x, dim=1)
@@ -144,8 +153,16 @@ def test_train_batches_match_a_per_clip_reference_loader(synthetic):
     indices, draws, _ = batches.plan.batch(2)
     assert draws.mixed.any() and (~draws.mixed).any() and draws.shift.any()
     for row, clip in enumerate(indices):
-        a, v, t = _reference_item(ds, clip, draws.partner[row], float(draws.lam[row]), draws.mixed[row],
-                                  int(draws.shift[row]), 0.1, len(labels))
+        a, v, t = _reference_item(
+            ds,
+            clip,
+            draws.partner[row],
+            float(draws.lam[row]),
+            draws.mixed[row],
+            int(draws.shift[row]),
+            0.1,
+            len(labels),
+        )
         torch.testing.assert_close(batch["a"][row], a)
         torch.testing.assert_close(batch["v"][row], v)
         torch.testing.assert_close(batch["targets"][row], t)

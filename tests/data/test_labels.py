@@ -35,8 +35,11 @@ def test_unknown_mid_names_the_vocabulary(tmp_path):
 
 @pytest.mark.parametrize(
     "text, problem",
-    [("mid,display_name\na,A\n", "needs columns"), ("index,mid,display_name\n0,a,A\n2,b,B\n", "without gaps"),
-     ("index,mid,display_name\nx,a,A\n", "integers")],
+    [
+        ("mid,display_name\na,A\n", "needs columns"),
+        ("index,mid,display_name\n0,a,A\n2,b,B\n", "without gaps"),
+        ("index,mid,display_name\nx,a,A\n", "integers"),
+    ],
 )
 def test_bad_csv_is_a_one_line_error(tmp_path, text, problem):
     p = tmp_path / "bad.csv"

@@ -44,11 +44,13 @@ def test_targets_without_mixup_by_hand():
 
 def test_targets_with_mixup_by_hand():
     t = make_targets([[1], [1], [0]], 4, smoothing=0.1, partner_labels=[[2], [1], None], lam=np.array([0.7, 0.7, 1.0]))
-    expected = torch.tensor([
-        [0.025, 0.025 + 0.63, 0.025 + 0.27, 0.025],  # own +0.7*0.9, partner +0.3*0.9
-        [0.025, 0.025 + 0.9, 0.025, 0.025],  # same class twice: both shares add up
-        [0.9, 0.025, 0.025, 0.025],  # this row is not mixed
-    ])
+    expected = torch.tensor(
+        [
+            [0.025, 0.025 + 0.63, 0.025 + 0.27, 0.025],  # own +0.7*0.9, partner +0.3*0.9
+            [0.025, 0.025 + 0.9, 0.025, 0.025],  # same class twice: both shares add up
+            [0.9, 0.025, 0.025, 0.025],  # this row is not mixed
+        ]
+    )
     torch.testing.assert_close(t, expected)
 
 
@@ -61,8 +63,9 @@ def test_augment_features_by_hand():
     # clip 0 and its partner arrive rolled by +1 (the dataset rolls while reading); clip 1 by 0
     x = np.array([[[1, 0], [3, 4], [0, 1]], [[0, 2], [2, 0], [0, 0]]], dtype=np.float16)
     partner = np.array([[[0, 5], [0, 5], [5, 0]]], dtype=np.float16)
-    aug = Augmentation(mixed=np.array([True, False]), partner=np.array([7, -1]), lam=np.array([0.25, 1.0]),
-                       shift=np.array([1, 0]))
+    aug = Augmentation(
+        mixed=np.array([True, False]), partner=np.array([7, -1]), lam=np.array([0.25, 1.0]), shift=np.array([1, 0])
+    )
     out = augment_features(x, partner, aug, normalise=True)
     # clip 0: normalised rows (1,0),(0.6,0.8),(0,1); partner (0,1),(0,1),(1,0);
     # mixed 0.25*own + 0.75*partner = (0.25,0.75),(0.15,0.95),(0.75,0.25)

@@ -49,8 +49,12 @@ def clips(tmp_path):
     for name, n in lengths.items():
         write_wav(tmp_path / name, 0.3 * rng.standard_normal(n) + 0.1)
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
-    entries = [{"wav": "a.wav", "labels": "x"}, {"wav": "b.wav", "labels": "y"}, {"wav": "c.wav", "labels": "x,z"},
-               {"wav": "broken.wav", "labels": "y"}]
+    entries = [
+        {"wav": "a.wav", "labels": "x"},
+        {"wav": "b.wav", "labels": "y"},
+        {"wav": "c.wav", "labels": "x,z"},
+        {"wav": "broken.wav", "labels": "y"},
+    ]
     (tmp_path / "data.json").write_text(json.dumps({"data": entries}))
     labels = LabelSet(("x", "y", "z"), ("ex", "why", "zed"), "test")
     return read_clips(tmp_path / "data.json", labels), tmp_path

@@ -28,7 +28,8 @@ def test_quick_demo_report_shows_fusion_beating_each_modality(tmp_path, capsys):
     report = (out / "report.md").read_text()
     row = re.search(r"^\| unified \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", report, re.M)
     assert row and [float(x) for x in row.groups()] == pytest.approx(
-        [unified["acc_a"], unified["acc_v"], unified["acc_av"]], abs=0.051)
+        [unified["acc_a"], unified["acc_v"], unified["acc_av"]], abs=0.051
+    )
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert any("probe" in f for f in figures) and any("retrieval" in f for f in figures)
     for figure in figures:

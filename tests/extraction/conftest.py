@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.threads import torch_threads
 
+from helpers.threads import torch_threads
 from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.feature_spec import FeatureSpec
@@ -18,8 +18,9 @@ TINY = "random:tiny"
 SHORT_SIDE = 32
 
 
-def make_clip(ffmpeg: str, path: Path, seconds: float, size: str = "160x120", rate: str = "25",
-              audio: bool = True, seed: int = 0) -> Path:
+def make_clip(
+    ffmpeg: str, path: Path, seconds: float, size: str = "160x120", rate: str = "25", audio: bool = True, seed: int = 0
+) -> Path:
     """A generated h264(+aac) clip: a moving test pattern and a tone whose pitch depends on ``seed``."""
     cmd = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
     if audio:

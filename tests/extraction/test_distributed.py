@@ -60,10 +60,31 @@ def test_torchrun_with_two_workers_gives_the_single_process_store(tmp_path, many
     if not TORCHRUN.exists() and shutil.which("torchrun") is None:
         pytest.skip("torchrun is not installed")
     out = tmp_path / "store"
-    cmd = [str(TORCHRUN if TORCHRUN.exists() else "torchrun"), "--standalone", "--nproc-per-node", "2",
-           "-m", "uavm", "extract", str(many_folder), "--out", str(out), "--workers", "1", "--batch-size", "1",
-           "--shard-size", "2", "--audio-encoder", TINY, "--visual-encoder", TINY,
-           "--short-side", str(SHORT_SIDE), "--quiet"]
+    cmd = [
+        str(TORCHRUN if TORCHRUN.exists() else "torchrun"),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "uavm",
+        "extract",
+        str(many_folder),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--batch-size",
+        "1",
+        "--shard-size",
+        "2",
+        "--audio-encoder",
+        TINY,
+        "--visual-encoder",
+        TINY,
+        "--short-side",
+        str(SHORT_SIDE),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=single_thread_env(), timeout=600)
     assert done.returncode != 0, "a clip failed, so the job must say so"
     assert "all parts joined" in done.stdout, done.stdout + done.stderr

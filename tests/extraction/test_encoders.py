@@ -31,7 +31,10 @@ def test_random_specs_are_reproducible_and_leave_the_global_rng_alone():
 def test_none_skips_a_modality_but_not_both():
     encoders = resolve_encoders("none", "random:tiny")
     assert encoders.audio is None and encoders.dim == 768
-    assert FeatureExtractor(FeatureSpec("none", "random:tiny"), encoders=encoders).spec.to_dict()["audio_encoder"] == "none"
+    assert (
+        FeatureExtractor(FeatureSpec("none", "random:tiny"), encoders=encoders).spec.to_dict()["audio_encoder"]
+        == "none"
+    )
     with pytest.raises(ConfigError, match="nothing to extract"):
         resolve_encoders("none", None)
 

@@ -38,12 +38,18 @@ def test_csv_manifest_with_ids_labels_and_relative_paths(tmp_path):
 def test_json_list_and_reference_datafile(tmp_path):
     (tmp_path / "list.json").write_text(json.dumps([{"path": "/abs/v.mp4", "labels": ["/m/z"]}]))
     assert read_inputs(tmp_path / "list.json") == [ClipInput("v", tmp_path.joinpath("/abs/v.mp4"), ("/m/z",))]
-    datafile = {"data": [{"labels": "/m/a,/m/b", "video": "clips/--abc_000010.mp4", "wav": "w/--abc.wav"},
-                         {"labels": "/m/c", "wav": "w/q.wav", "video_id": "qq"}]}
+    datafile = {
+        "data": [
+            {"labels": "/m/a,/m/b", "video": "clips/--abc_000010.mp4", "wav": "w/--abc.wav"},
+            {"labels": "/m/c", "wav": "w/q.wav", "video_id": "qq"},
+        ]
+    }
     (tmp_path / "train.json").write_text(json.dumps(datafile))
     items = read_inputs(tmp_path / "train.json")
     assert [(i.clip_id, i.path.name, i.labels) for i in items] == [
-        ("--abc", "--abc_000010.mp4", ("/m/a", "/m/b")), ("qq", "q.wav", ("/m/c",))]  # ids as DataEntry.clip_id
+        ("--abc", "--abc_000010.mp4", ("/m/a", "/m/b")),
+        ("qq", "q.wav", ("/m/c",)),
+    ]  # ids as DataEntry.clip_id
 
 
 def test_feature_datafiles_point_to_pack(tmp_path):

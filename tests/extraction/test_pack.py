@@ -28,7 +28,9 @@ def released_layout(tmp_path):
         np.save(tmp_path / "a_feat" / f"id{i}.npy", audio)
         np.save(tmp_path / "v_feat" / f"id{i}.npy", visual)
         arrays[f"id{i}"] = (audio, visual)
-        data.append({"video_id": f"id{i}", "labels": mids[i], "afeat": f"a_feat/id{i}.npy", "vfeat": f"v_feat/id{i}.npy"})
+        data.append(
+            {"video_id": f"id{i}", "labels": mids[i], "afeat": f"a_feat/id{i}.npy", "vfeat": f"v_feat/id{i}.npy"}
+        )
     data[3]["labels"] = "/m/not_a_vggsound_class"
     (tmp_path / "v_feat" / "id1.npy").unlink()
     (tmp_path / "test.json").write_text(json.dumps({"data": data}))

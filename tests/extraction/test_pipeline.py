@@ -32,8 +32,12 @@ def assert_same_store(a: FeatureStore, b: FeatureStore) -> None:
     assert [r.to_json() for r in a.records] == [r.to_json() for r in b.records]
     everything = np.arange(len(a))
     for modality in ("audio", "visual"):
-        np.testing.assert_allclose(a.read(everything, modality).astype(np.float32),
-                                   b.read(everything, modality).astype(np.float32), rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(
+            a.read(everything, modality).astype(np.float32),
+            b.read(everything, modality).astype(np.float32),
+            rtol=2e-3,
+            atol=2e-3,
+        )
 
 
 @pytest.mark.slow
@@ -89,17 +93,36 @@ def test_resuming_with_other_settings_is_refused(tmp_path, many_folder, tiny_ext
     items = read_inputs(many_folder)[:1]
     extract(items, tmp_path / "s", tiny_extractor, ExtractOptions(workers=0, progress=False))
     with pytest.raises(Exception, match="short_side = 32, not 48"):
-        extract(items, tmp_path / "s", FeatureExtractor(tiny_extractor.spec.replace(short_side=48), encoders=tiny_extractor.encoders),
-                ExtractOptions(workers=0, progress=False))
+        extract(
+            items,
+            tmp_path / "s",
+            FeatureExtractor(tiny_extractor.spec.replace(short_side=48), encoders=tiny_extractor.encoders),
+            ExtractOptions(workers=0, progress=False),
+        )
 
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_restart_gives_the_uninterrupted_store(tmp_path, many_folder, reference_store):
     out = tmp_path / "store"
-    cmd = [sys.executable, "-m", "uavm", "extract", str(many_folder), "--out", str(out), "--workers", "2",
-           "--batch-size", "1", "--shard-size", "2", *CLI_ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env=single_thread_env())
+    cmd = [
+        sys.executable,
+        "-m",
+        "uavm",
+        "extract",
+        str(many_folder),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--batch-size",
+        "1",
+        "--shard-size",
+        "2",
+        *CLI_ARGS,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=single_thread_env()
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         manifest = out / "store.json"

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 import torchvision
-from helpers.http_server import serve
 from safetensors import safe_open
 
+from helpers.http_server import serve
 from uavm.errors import CheckpointError
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.convnext import IMAGENET_URLS
@@ -123,8 +123,10 @@ def test_from_imagenet_sums_the_rgb_stem(tmp_path, monkeypatch):
     grey = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(
-            encoder.features.eval()(grey), imagenet.features.eval()(grey.expand(1, 3, 64, 64)),
-            rtol=1e-4, atol=1e-4,
+            encoder.features.eval()(grey),
+            imagenet.features.eval()(grey.expand(1, 3, 64, 64)),
+            rtol=1e-4,
+            atol=1e-4,
         )
 
 

@@ -245,6 +245,4 @@ def test_cuda_matches_cpu(clips):
     gpu = fbank(x.cuda())
     assert gpu.is_cuda
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-3)
-    torch.testing.assert_close(
-        normalized_fbank(x.cuda(), 990).cpu(), normalized_fbank(x, 990), rtol=0, atol=1e-3
-    )
+    torch.testing.assert_close(normalized_fbank(x.cuda(), 990).cpu(), normalized_fbank(x, 990), rtol=0, atol=1e-3)

@@ -22,8 +22,15 @@ def test_defaults_are_the_papers_features():
 
 
 def test_round_trip_through_json():
-    spec = FeatureSpec("random:tiny:1", "random:small", FbankSpec(1000, -4.2677, 4.5690), fps=2.5, short_side=96,
-                       interpolation="bilinear", seq_len=12)
+    spec = FeatureSpec(
+        "random:tiny:1",
+        "random:small",
+        FbankSpec(1000, -4.2677, 4.5690),
+        fps=2.5,
+        short_side=96,
+        interpolation="bilinear",
+        seq_len=12,
+    )
     doc = json.loads(json.dumps(spec.to_dict()))
     assert FeatureSpec.from_dict(doc) == spec
     assert spec.differences(FeatureSpec.from_dict(doc)) == []
@@ -31,8 +38,15 @@ def test_round_trip_through_json():
 
 def test_the_dictionary_keeps_the_keys_older_files_used():
     doc = FeatureSpec(short_side=32).to_dict()
-    assert list(doc) == ["audio_encoder", "visual_encoder", "audio_fbank", "fps", "short_side", "interpolation",
-                         "seq_len"]
+    assert list(doc) == [
+        "audio_encoder",
+        "visual_encoder",
+        "audio_fbank",
+        "fps",
+        "short_side",
+        "interpolation",
+        "seq_len",
+    ]
     assert doc["audio_fbank"] == {"target_frames": 990, "norm_mean": -5.081, "norm_std": 4.4849}
 
 
@@ -66,17 +80,20 @@ def test_differences_name_each_changed_key():
     assert [k for k, _, _ in a.differences(b)] == ["audio_fbank", "short_side"]
 
 
-@pytest.mark.parametrize("doc, message", [
-    ({"fps": "fast"}, "fps must be a number"),
-    ({"fps": 0}, "fps must be in"),
-    ({"short_side": 3.5}, "short_side must be a number"),
-    ({"interpolation": "nearest"}, "interpolation must be one of"),
-    ({"seq_len": 0}, "seq_len must be a positive integer"),
-    ({"audio_encoder": "none", "visual_encoder": "off"}, "nothing to extract"),
-    ({"audio_encoder": 3}, "audio_encoder must be a string"),
-    ({"audio_fbank": {"target_frames": 990, "hop": 10}}, "unknown fbank setting 'hop'"),
-    ({"audio_fbank": {"norm_std": 0}}, "norm_std must be positive"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ({"fps": "fast"}, "fps must be a number"),
+        ({"fps": 0}, "fps must be in"),
+        ({"short_side": 3.5}, "short_side must be a number"),
+        ({"interpolation": "nearest"}, "interpolation must be one of"),
+        ({"seq_len": 0}, "seq_len must be a positive integer"),
+        ({"audio_encoder": "none", "visual_encoder": "off"}, "nothing to extract"),
+        ({"audio_encoder": 3}, "audio_encoder must be a string"),
+        ({"audio_fbank": {"target_frames": 990, "hop": 10}}, "unknown fbank setting 'hop'"),
+        ({"audio_fbank": {"norm_std": 0}}, "norm_std must be positive"),
+    ],
+)
 def test_bad_settings_are_one_line_errors_naming_the_source(doc, message):
     with pytest.raises(ConfigError, match=message) as info:
         FeatureSpec.from_dict(doc, "x/store.json")

@@ -59,8 +59,9 @@ def test_registry_name_reads_torchvision_weights_from_the_cache(tmp_path, monkey
     (tmp_path / "downloads").mkdir()
     torch.save(tiny_torchvision.state_dict(), tmp_path / "downloads" / filename_from_url(IMAGENET_URLS["tiny"]))
     encoder = VisualEncoder.from_checkpoint("convnext_tiny_imagenet")
-    torch.testing.assert_close(encoder.encode(bikes_frames[:2]), torchvision_features(tiny_torchvision, bikes_frames[:2]),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        encoder.encode(bikes_frames[:2]), torchvision_features(tiny_torchvision, bikes_frames[:2]), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_module_prefixes_are_ignored(tmp_path, tiny_torchvision):

@@ -10,8 +10,15 @@ from uavm.cli import main
 TINY = "random:tiny"
 
 
-def make_clip(ffmpeg: str, path: Path, seconds: float = 1, size: str = "160x120", rate: str = "25",
-              audio: bool = True, extra: list[str] | None = None) -> Path:
+def make_clip(
+    ffmpeg: str,
+    path: Path,
+    seconds: float = 1,
+    size: str = "160x120",
+    rate: str = "25",
+    audio: bool = True,
+    extra: list[str] | None = None,
+) -> Path:
     """A generated h264(+aac) clip: a moving test pattern and a tone."""
     cmd = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
     if audio:
@@ -33,5 +40,18 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def extract_args(source: Path, out: Path, short_side: int = 32) -> list:
-    return ["extract", source, "--out", out, "--audio-encoder", TINY, "--visual-encoder", TINY, "--workers", "0",
-            "--short-side", str(short_side), "--quiet"]
+    return [
+        "extract",
+        source,
+        "--out",
+        out,
+        "--audio-encoder",
+        TINY,
+        "--visual-encoder",
+        TINY,
+        "--workers",
+        "0",
+        "--short-side",
+        str(short_side),
+        "--quiet",
+    ]

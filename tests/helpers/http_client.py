@@ -9,8 +9,9 @@ import urllib.request
 import uuid
 
 
-def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
-            timeout: float = 120) -> tuple[int, dict]:
+def request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, dict]:
     """(status, JSON body) of one request, for error statuses too."""
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
     try:
@@ -27,18 +28,23 @@ def multipart(fields: dict[str, str], file_name: str | None, content: bytes | No
     for key, value in fields.items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
     if file_name is not None:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
-                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
-def post_chunked(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
-                 timeout: float = 60) -> tuple[int, dict]:
+def post_chunked(
+    host: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout: float = 60
+) -> tuple[int, dict]:
     """POST ``body`` with chunked transfer encoding (no Content-Length header)."""
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
         connection.request("POST", path, body=chunks, headers=headers, encode_chunked=True)
         response = connection.getresponse()
         return response.status, json.loads(response.read())
@@ -46,7 +52,9 @@ def post_chunked(host: str, port: int, path: str, body: bytes, headers: dict[str
         connection.close()
 
 
-def post_headers_only(host: str, port: int, path: str, headers: dict[str, str], timeout: float = 30) -> tuple[int, dict]:
+def post_headers_only(
+    host: str, port: int, path: str, headers: dict[str, str], timeout: float = 30
+) -> tuple[int, dict]:
     """Send a POST's headers (announcing a body) and read the answer before sending any of the body."""
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:

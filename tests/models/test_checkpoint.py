@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 import torch
-from helpers import reference_uavm as ref
 
+from helpers import reference_uavm as ref
 from uavm import load_model, save_model
 from uavm.errors import CheckpointError
 from uavm.models import convert
@@ -18,22 +18,37 @@ RUN = "testfm66-vgg-{arch}-lr5e-5-bs-144-e32-se32-h{h}-di{di}-ds{ds}-asl6-vsl6-r
 
 def _reference_file(tmp_path, arch="unified", di=2, ds=1, heads=2, a_dim=12, v_dim=10, s_embed=0, name=None):
     sd = ref.reference_state_dict(arch, 32, heads, di, ds, 9, 6, a_dim, v_dim, s_embed)
-    path = tmp_path / (name or RUN.format(arch={"cross_attention": "full_att_trans"}.get(arch, "unified_trans"),
-                                          h=heads, di=di, ds=ds))
+    path = tmp_path / (
+        name or RUN.format(arch={"cross_attention": "full_att_trans"}.get(arch, "unified_trans"), h=heads, di=di, ds=ds)
+    )
     torch.save({f"module.{k}": v for k, v in sd.items()}, path)  # as saved from nn.DataParallel
     return path, sd
 
 
-@pytest.mark.parametrize("arch,di,ds,s_embed", [
-    ("unified", 2, 1, 0), ("unified", 0, 2, 48), ("unified", 3, 0, 0),
-    ("independent", 1, 2, 0), ("cross_attention", 2, 1, 0), ("cross_attention", 0, 2, 0),
-])
+@pytest.mark.parametrize(
+    "arch,di,ds,s_embed",
+    [
+        ("unified", 2, 1, 0),
+        ("unified", 0, 2, 48),
+        ("unified", 3, 0, 0),
+        ("independent", 1, 2, 0),
+        ("cross_attention", 2, 1, 0),
+        ("cross_attention", 0, 2, 0),
+    ],
+)
 def test_reference_checkpoint_loads_and_matches(tmp_path, arch, di, ds, s_embed):
     path, sd = _reference_file(tmp_path, arch, di, ds, s_embed=s_embed)
     model = load_model(path)  # heads from the run name (-h2-), arch from the keys / name
     c = model.config
-    assert (c.arch, c.depth_i, c.depth_s, c.num_heads, c.embed_dim, c.num_classes, c.seq_len) == \
-        (arch, di, ds, 2, 32, 9, 6)
+    assert (c.arch, c.depth_i, c.depth_s, c.num_heads, c.embed_dim, c.num_classes, c.seq_len) == (
+        arch,
+        di,
+        ds,
+        2,
+        32,
+        9,
+        6,
+    )
     assert (c.a_input_dim, c.v_input_dim, c.upper_dim) == (12, 10, s_embed or 32)
     g = torch.Generator().manual_seed(3)
     a, v = torch.randn(2, 6, 12, generator=g), torch.randn(2, 6, 10, generator=g)

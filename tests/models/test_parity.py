@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import reference_uavm as ref
 
+from helpers import reference_uavm as ref
 from uavm.models import ModelConfig, build_model
 
 SEQ, CLASSES, HEADS = 5, 7, 2
 # (arch, embed, depth_i, depth_s, a_dim, v_dim, s_embed)
 CASES = [
-    ("unified", 16, 2, 2, 12, 10, 0),     # input dims != embed
-    ("unified", 16, 2, 2, 16, 16, 24),    # s_embed != embed, input dims == embed
-    ("unified", 16, 0, 2, 12, 10, 0),     # depth_i = 0
-    ("unified", 16, 3, 0, 12, 16, 0),     # depth_s = 0
+    ("unified", 16, 2, 2, 12, 10, 0),  # input dims != embed
+    ("unified", 16, 2, 2, 16, 16, 24),  # s_embed != embed, input dims == embed
+    ("unified", 16, 0, 2, 12, 10, 0),  # depth_i = 0
+    ("unified", 16, 3, 0, 12, 16, 0),  # depth_s = 0
     ("independent", 16, 2, 2, 12, 10, 24),
     ("independent", 16, 0, 1, 12, 10, 0),
     ("independent", 16, 2, 0, 16, 10, 0),
@@ -29,8 +29,18 @@ def _model_and_state(case, seed=0):
     arch, embed, di, ds, a_dim, v_dim, s_embed = case
     sd = ref.reference_state_dict(arch, embed, HEADS, di, ds, CLASSES, SEQ, a_dim, v_dim, s_embed, seed=seed)
     sd = {k: v.double() for k, v in sd.items()}
-    config = ModelConfig(arch=arch, embed_dim=embed, num_heads=HEADS, depth_i=di, depth_s=ds, num_classes=CLASSES,
-                         seq_len=SEQ, a_input_dim=a_dim, v_input_dim=v_dim, s_embed_dim=s_embed)
+    config = ModelConfig(
+        arch=arch,
+        embed_dim=embed,
+        num_heads=HEADS,
+        depth_i=di,
+        depth_s=ds,
+        num_classes=CLASSES,
+        seq_len=SEQ,
+        a_input_dim=a_dim,
+        v_input_dim=v_dim,
+        s_embed_dim=s_embed,
+    )
     model = build_model(config).double().eval()
     model.load_state_dict(sd)  # strict: reference key names and shapes
     return model, sd
@@ -38,8 +48,10 @@ def _model_and_state(case, seed=0):
 
 def _inputs(case, batch=3, seed=1):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(batch, SEQ, case[4], generator=g, dtype=torch.float64),
-            torch.randn(batch, SEQ, case[5], generator=g, dtype=torch.float64))
+    return (
+        torch.randn(batch, SEQ, case[4], generator=g, dtype=torch.float64),
+        torch.randn(batch, SEQ, case[5], generator=g, dtype=torch.float64),
+    )
 
 
 def _upper(arch, ds, m):

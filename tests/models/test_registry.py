@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 import torch
-from helpers import reference_uavm as ref
-from helpers.http_server import serve
 
 import uavm
+from helpers import reference_uavm as ref
+from helpers.http_server import serve
 from uavm import registry
 from uavm.errors import CheckpointError, DownloadError
 from uavm.models import REGISTRY, ModelConfig
@@ -30,10 +30,16 @@ def test_paper_parameter_counts(key):
 
 
 def test_registry_names_and_configs():
-    assert uavm.list_models() == sorted([
-        "uavm_vggsound", "independent_vggsound", "cross_attention_vggsound",
-        "uavm_audioset", "independent_audioset", "cross_attention_audioset",
-    ])
+    assert uavm.list_models() == sorted(
+        [
+            "uavm_vggsound",
+            "independent_vggsound",
+            "cross_attention_vggsound",
+            "uavm_audioset",
+            "independent_audioset",
+            "cross_attention_audioset",
+        ]
+    )
     for name, entry in REGISTRY.items():
         dataset = name.rsplit("_", 1)[1]
         assert entry.dataset == dataset
@@ -46,8 +52,9 @@ def test_registry_names_and_configs():
 
 
 def test_create_model_overrides_and_errors():
-    model = uavm.create_model("uavm_vggsound", embed_dim=32, num_heads=2, a_input_dim=8, v_input_dim=8,
-                              num_classes=5, seq_len=4)
+    model = uavm.create_model(
+        "uavm_vggsound", embed_dim=32, num_heads=2, a_input_dim=8, v_input_dim=8, num_classes=5, seq_len=4
+    )
     assert model.config == ModelConfig("unified", 32, 2, 3, 3, 5, 4, 8, 8, 0)
     with pytest.raises(ValueError, match="unknown model"):
         uavm.create_model("resnet50")
@@ -56,8 +63,17 @@ def test_create_model_overrides_and_errors():
 
 
 def _tiny_entry(monkeypatch, url):
-    config = ModelConfig("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=5, seq_len=4,
-                         a_input_dim=8, v_input_dim=8)
+    config = ModelConfig(
+        "unified",
+        embed_dim=32,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=5,
+        seq_len=4,
+        a_input_dim=8,
+        v_input_dim=8,
+    )
     entry = dataclasses.replace(REGISTRY["uavm_vggsound"], config=config, url=url)
     monkeypatch.setitem(registry.REGISTRY, "uavm_vggsound", entry)
     return entry
@@ -93,11 +109,30 @@ def test_pretrained_offline_error_names_url_and_path(tmp_path, monkeypatch):
 
 
 def test_pretrained_path_with_wrong_sizes(tmp_path):
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=5, seq_len=4,
-                              a_input_dim=8, v_input_dim=8)
+    model = uavm.create_model(
+        "unified",
+        embed_dim=32,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=5,
+        seq_len=4,
+        a_input_dim=8,
+        v_input_dim=8,
+    )
     path = uavm.save_model(model, tmp_path / "m.safetensors")
-    loaded = uavm.create_model("unified", pretrained=path, embed_dim=32, num_heads=2, depth_i=1, depth_s=1,
-                               num_classes=5, seq_len=4, a_input_dim=8, v_input_dim=8)
+    loaded = uavm.create_model(
+        "unified",
+        pretrained=path,
+        embed_dim=32,
+        num_heads=2,
+        depth_i=1,
+        depth_s=1,
+        num_classes=5,
+        seq_len=4,
+        a_input_dim=8,
+        v_input_dim=8,
+    )
     assert loaded.config == model.config
     with pytest.raises(CheckpointError, match="differs"):
         uavm.create_model("unified", pretrained=path, embed_dim=32, num_heads=2, num_classes=5)

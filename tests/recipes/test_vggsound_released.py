@@ -21,23 +21,27 @@ def make_release(folder, n_train=48, n_test=16, seed=0):
     """a_feat.zip / v_feat.zip / train_vgg_convnext_2.json / test_vgg_convnext_2.json like the reference's."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    ids = {s: [f"{s[:2]}Clip{i:03d}_{i * 10:06d}" for i in range(n)] for s, n in (("train", n_train),
-                                                                                   ("test", n_test))}
+    ids = {s: [f"{s[:2]}Clip{i:03d}_{i * 10:06d}" for i in range(n)] for s, n in (("train", n_train), ("test", n_test))}
     missing = ids["test"][-1]  # listed in the datafile, absent from the archives
     with zipfile.ZipFile(folder / "a_feat.zip", "w") as za, zipfile.ZipFile(folder / "v_feat.zip", "w") as zv:
         for clip in ids["train"] + ids["test"]:
             if clip == missing:
                 continue
-            for zf, sub, arr in ((za, "audio_feat_convnext_2", rng.standard_normal((30, DIM)).astype(np.float32)),
-                                 (zv, "video_feat_convnext_2",
-                                  rng.standard_normal((int(rng.integers(25, 33)), DIM)).astype(np.float16))):
+            for zf, sub, arr in (
+                (za, "audio_feat_convnext_2", rng.standard_normal((30, DIM)).astype(np.float32)),
+                (zv, "video_feat_convnext_2", rng.standard_normal((int(rng.integers(25, 33)), DIM)).astype(np.float16)),
+            ):
                 with zf.open(f"{sub}/{clip}.npy", "w") as f:
                     np.save(f, arr)
     for split in ("train", "test"):
-        data = [{"labels": f"vgg_{i % 5}",
-                 "afeat": f"/data/sls/scratch/yuangong/vgg_feat/audio_feat_convnext_2/{clip}.npy",
-                 "vfeat": f"/data/sls/scratch/yuangong/vgg_feat/video_feat_convnext_2/{clip}.npy"}
-                for i, clip in enumerate(ids[split])]
+        data = [
+            {
+                "labels": f"vgg_{i % 5}",
+                "afeat": f"/data/sls/scratch/yuangong/vgg_feat/audio_feat_convnext_2/{clip}.npy",
+                "vfeat": f"/data/sls/scratch/yuangong/vgg_feat/video_feat_convnext_2/{clip}.npy",
+            }
+            for i, clip in enumerate(ids[split])
+        ]
         (folder / f"{split}_vgg_convnext_2.json").write_text(json.dumps({"data": data}))
     return ids, missing
 
@@ -91,7 +95,7 @@ def test_prepare_downloads_rewrites_and_packs(release_server, tmp_path):
     # a second call finds everything done: the archives are not fetched again
     before = list(requests)
     prepare_vggsound_released(root, mirror=mirror, progress=False)
-    assert not [r for r in requests[len(before):] if r.endswith(".zip")]
+    assert not [r for r in requests[len(before) :] if r.endswith(".zip")]
 
 
 def test_unreachable_mirror_names_the_url(tmp_path):
@@ -116,8 +120,17 @@ def test_uavm_recipe_vggsound_released_end_to_end(release_server, tmp_path, one_
 
     mirror, ids, _, _ = release_server
     root = tmp_path / "root"
-    tiny = ["model.embed_dim=32", "model.num_heads=2", "model.depth_i=1", "model.depth_s=1", "batch_size=12",
-            "epochs=2", "num_workers=0", "val_fraction=0.25", "progress=false"]
+    tiny = [
+        "model.embed_dim=32",
+        "model.num_heads=2",
+        "model.depth_i=1",
+        "model.depth_s=1",
+        "batch_size=12",
+        "epochs=2",
+        "num_workers=0",
+        "val_fraction=0.25",
+        "progress=false",
+    ]
     run = CliRunner().invoke(cli, ["recipe", "vggsound-released", "--root", str(root), "--mirror", mirror, *tiny])
     assert run.exit_code == 0, run.output + repr(run.exception)
     out = root / "runs" / "uavm"
@@ -126,9 +139,21 @@ def test_uavm_recipe_vggsound_released_end_to_end(release_server, tmp_path, one_
     assert str(root / "store" / "train") in config and "lr: 5.0e-05" in config
 
     pkl = tmp_path / "uavm.pkl"
-    run = CliRunner().invoke(cli, ["eval", str(out / "best_model.safetensors"), "--data", str(root / "store" / "test"),
-                                   "--num-workers", "0", "--export-vggsounder", str(pkl), "--json",
-                                   str(tmp_path / "m.json")])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(out / "best_model.safetensors"),
+            "--data",
+            str(root / "store" / "test"),
+            "--num-workers",
+            "0",
+            "--export-vggsounder",
+            str(pkl),
+            "--json",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert run.exit_code == 0, run.output + repr(run.exception)
     assert "av" in run.output
     with open(pkl, "rb") as f:

@@ -17,8 +17,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers.bad_media import TINY, make_clip, run_cli
 
+from helpers.bad_media import TINY, make_clip, run_cli
 from uavm.extraction import ClipInput
 from uavm.extraction.decode import decode_clip
 from uavm.feature_spec import FeatureSpec
@@ -32,10 +32,37 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def far_apart(ffmpeg: str, path, seconds: int):
     """Two video frames, the second stamped ``seconds`` after the first; 2 s of audio."""
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.08",
-                    "-f", "lavfi", "-i", "sine=duration=2", "-vf", f"setpts='if(eq(N,0),0,{seconds}/TB)'",
-                    "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=0.08",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-vf",
+            f"setpts='if(eq(N,0),0,{seconds}/TB)'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -70,10 +97,30 @@ def test_pathological_clips_extract_in_bounded_memory(pathological, tmp_path):
     """Peak resident memory of a whole ``uavm extract`` run at the paper's 224 px stays under 3 GB."""
     out = tmp_path / "store"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, "-m", "uavm", "extract", str(pathological), "--out", str(out),
-                           "--audio-encoder", TINY, "--visual-encoder", TINY, "--short-side", "224",
-                           "--workers", "1", "--quiet"], capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uavm",
+            "extract",
+            str(pathological),
+            "--out",
+            str(out),
+            "--audio-encoder",
+            TINY,
+            "--visual-encoder",
+            TINY,
+            "--short-side",
+            "224",
+            "--workers",
+            "1",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert done.returncode == 2, done.stderr  # the wide clip's video is refused
     assert peak_kib >= before and peak_kib <= 3 * 1024 * 1024, f"peak RSS {peak_kib / 1024**2:.2f} GiB"
@@ -87,8 +134,9 @@ def test_pathological_clips_extract_in_bounded_memory(pathological, tmp_path):
 
 
 def test_predict_on_pathological_clips(pathological, tiny_checkpoint, capsys):
-    code, out, err = run_cli(["predict", pathological, "--model", tiny_checkpoint, "--device", "cpu",
-                              "--top-k", "1"], capsys)
+    code, out, err = run_cli(
+        ["predict", pathological, "--model", tiny_checkpoint, "--device", "cpu", "--top-k", "1"], capsys
+    )
     assert code == 0, err  # every clip has at least one view
     assert "note: visual: frame size 2000x2 is refused" in out
     assert out.count("  fused:\n") == 2, out

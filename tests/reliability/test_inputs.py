@@ -13,6 +13,7 @@ import csv
 import os
 
 import pytest
+
 from helpers.bad_media import extract_args, make_clip, run_cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,10 +81,20 @@ def test_a_folder_of_only_non_files_is_not_a_silent_success(tmp_path, capsys):
 
 
 def test_predict_names_each_bad_file_and_its_problem(bad_folder, tiny_checkpoint, capsys):
-    args = ["predict", bad_folder, bad_folder / "fifo.mp4", "--model", tiny_checkpoint, "--device", "cpu", "--top-k", "1"]
+    args = [
+        "predict",
+        bad_folder,
+        bad_folder / "fifo.mp4",
+        "--model",
+        tiny_checkpoint,
+        "--device",
+        "cpu",
+        "--top-k",
+        "1",
+    ]
     code, stdout, err = run_cli(args, capsys)
     assert code == 1  # documented: some files failed
-    errors = [line[line.index("error:"):] for line in err.splitlines() if "error:" in line]  # after tqdm's \r
+    errors = [line[line.index("error:") :] for line in err.splitlines() if "error:" in line]  # after tqdm's \r
     assert len(errors) == len(EXPECTED) - 1 + 1  # wide.mp4 keeps its audio view; the FIFO named twice
     for clip_id, words in EXPECTED.items():
         if clip_id != "wide":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers.bad_media import extract_args, make_clip, run_cli
 
+from helpers.bad_media import extract_args, make_clip, run_cli
 from uavm.data.labels import read_label_csv
 from uavm.errors import ConfigError
 
@@ -25,8 +25,9 @@ def test_extract_with_such_labels_is_one_error_line(tmp_path, ffmpeg_bin, capsys
     (tmp_path / "labels.csv").write_text(CSV)
     (tmp_path / "in").mkdir()
     make_clip(ffmpeg_bin, tmp_path / "in" / "a.mp4")
-    code, _, err = run_cli([*extract_args(tmp_path / "in", tmp_path / "store"), "--labels", tmp_path / "labels.csv"],
-                           capsys)
+    code, _, err = run_cli(
+        [*extract_args(tmp_path / "in", tmp_path / "store"), "--labels", tmp_path / "labels.csv"], capsys
+    )
     assert code == 1 and err.count("\n") == 1 and err.startswith("error: ") and "line 4: mid '/m/a'" in err
     assert not (tmp_path / "store").exists()
 
@@ -34,6 +35,17 @@ def test_extract_with_such_labels_is_one_error_line(tmp_path, ffmpeg_bin, capsys
 def test_predict_with_such_labels_is_one_error_line(tmp_path, tiny_checkpoint, capsys):
     rows = "".join(f"{i},/m/{i % 300},c{i}\n" for i in range(309))
     (tmp_path / "labels.csv").write_text("index,mid,display_name\n" + rows)
-    code, _, err = run_cli(["predict", tmp_path / "x.mp4", "--model", tiny_checkpoint, "--labels",
-                            tmp_path / "labels.csv", "--device", "cpu"], capsys)
+    code, _, err = run_cli(
+        [
+            "predict",
+            tmp_path / "x.mp4",
+            "--model",
+            tiny_checkpoint,
+            "--labels",
+            tmp_path / "labels.csv",
+            "--device",
+            "cpu",
+        ],
+        capsys,
+    )
     assert code == 1 and err.count("\n") == 1 and "line 302: mid '/m/0' is already on line 2" in err

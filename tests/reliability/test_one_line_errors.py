@@ -14,8 +14,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers.bad_media import extract_args, make_clip, run_cli
 
+from helpers.bad_media import extract_args, make_clip, run_cli
 from uavm.data.dataset import open_dataset
 from uavm.data.labels import load_labels
 from uavm.errors import MediaError
@@ -42,8 +42,14 @@ def feature_datafile(folder, widths):
     for i, width in enumerate(widths):
         for kind in ("a", "v"):
             np.save(folder / f"{kind}{i}.npy", np.ones((30, width), np.float32))
-        entries.append({"video_id": f"c{i}", "labels": "vgg_1", "afeat": str(folder / f"a{i}.npy"),
-                        "vfeat": str(folder / f"v{i}.npy")})
+        entries.append(
+            {
+                "video_id": f"c{i}",
+                "labels": "vgg_1",
+                "afeat": str(folder / f"a{i}.npy"),
+                "vfeat": str(folder / f"v{i}.npy"),
+            }
+        )
     path = folder / "data.json"
     path.write_text(json.dumps({"data": entries}))
     return path
@@ -64,8 +70,9 @@ def test_a_store_manifest_missing_a_key(key, tiny_checkpoint, tmp_path, clips, c
 def test_model_and_store_of_different_widths(tiny_checkpoint, tmp_path, capsys):
     datafile = feature_datafile(tmp_path, [16, 16])
     assert run_cli(["pack", datafile, "--out", tmp_path / "store", "--quiet"], capsys)[0] == 0
-    code, _, err = run_cli(["eval", tiny_checkpoint, "--data", tmp_path / "store", "--device", "cpu",
-                            "--num-workers", "0"], capsys)
+    code, _, err = run_cli(
+        ["eval", tiny_checkpoint, "--data", tmp_path / "store", "--device", "cpu", "--num-workers", "0"], capsys
+    )
     assert code == 1
     assert "takes audio features of width 768, but" in one_error_line(err) and "holds width 16" in err
     assert "pad" not in err  # the old hint (pad or cut the sequences) was wrong
@@ -87,8 +94,9 @@ def tmpfs(tmp_path):
     def mount(name: str, options: str):
         point = tmp_path / name
         point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'})")
         mounted.append(point)
@@ -123,15 +131,28 @@ def test_read_only_output_is_one_line(tmpfs, clips, capsys):
     assert one_error_line(err) == f"error: {disk / 'store'}: cannot write: read-only file system\n"
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("bf16=maybe", "bf16 must be true or false, got 'maybe'"),
-    ("device=nonsense", "device 'nonsense' is not a torch device"),
-    ("lr=null", "lr must be a number, got null"),
-    ("labels=[1,2]", "labels must be a string, got [1, 2]"),
-    ("epochs=[1,2]", "epochs must be a number, got [1, 2]"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("bf16=maybe", "bf16 must be true or false, got 'maybe'"),
+        ("device=nonsense", "device 'nonsense' is not a torch device"),
+        ("lr=null", "lr must be a number, got null"),
+        ("labels=[1,2]", "labels must be a string, got [1, 2]"),
+        ("epochs=[1,2]", "epochs must be a number, got [1, 2]"),
+    ],
+)
 def test_settings_of_the_wrong_type(setting, message, tmp_path, capsys):
     datafile = feature_datafile(tmp_path, [16, 16, 16])
-    code, _, err = run_cli(["train", f"train={datafile}", "epochs=1", "batch_size=2", f"out_dir={tmp_path / 'run'}",
-                            "num_workers=0", setting], capsys)
+    code, _, err = run_cli(
+        [
+            "train",
+            f"train={datafile}",
+            "epochs=1",
+            "batch_size=2",
+            f"out_dir={tmp_path / 'run'}",
+            "num_workers=0",
+            setting,
+        ],
+        capsys,
+    )
     assert code == 1 and message in one_error_line(err)

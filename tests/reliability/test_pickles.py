@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers.bad_media import extract_args, make_clip, run_cli
 
+from helpers.bad_media import extract_args, make_clip, run_cli
 from uavm.errors import CheckpointError
 from uavm.train.checkpointing import load_checkpoint
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 import torch
-from helpers.bad_media import run_cli
-from helpers.http_server import serve
 
 import uavm
+from helpers.bad_media import run_cli
+from helpers.http_server import serve
 from uavm.errors import ConfigError, DownloadError
 from uavm.hub import download
 from uavm.recipes.vggsound_released import rewrite_released_datafile
@@ -23,14 +23,27 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_a_url_recorded_in_a_model_file_is_not_fetched(tmp_path, key, capsys):
     (tmp_path / "www").mkdir()
     with serve(tmp_path / "www") as server:
-        info = {"audio_encoder": "random:tiny", "visual_encoder": "random:tiny", "labels": "vggsound",
-                key: f"{server.url}/payload.pth"}
+        info = {
+            "audio_encoder": "random:tiny",
+            "visual_encoder": "random:tiny",
+            "labels": "vggsound",
+            key: f"{server.url}/payload.pth",
+        }
         torch.manual_seed(0)
-        model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309,
-                                  a_input_dim=768, v_input_dim=768)
+        model = uavm.create_model(
+            "unified",
+            embed_dim=32,
+            num_heads=2,
+            depth_i=1,
+            depth_s=1,
+            num_classes=309,
+            a_input_dim=768,
+            v_input_dim=768,
+        )
         uavm.save_model(model, tmp_path / "m.safetensors", info=info)
-        code, _, err = run_cli(["predict", tmp_path / "a.mp4", "--model", tmp_path / "m.safetensors",
-                                "--device", "cpu"], capsys)
+        code, _, err = run_cli(
+            ["predict", tmp_path / "a.mp4", "--model", tmp_path / "m.safetensors", "--device", "cpu"], capsys
+        )
         assert server.requests == []
     flag = "--" + key.replace("_", "-")
     assert code == 1 and err.count("\n") == 1
@@ -62,5 +75,6 @@ def test_an_html_page_already_in_the_cache_is_named_with_what_to_do(tmp_path):
     cached.write_text("\n  <html><head><title>Quota exceeded</title></head></html>")
     with pytest.raises(DownloadError) as info:
         download("https://example.invalid/weights.pth", cached, progress=False)
-    assert str(info.value).startswith(f"{cached}: the cached download of https://example.invalid/weights.pth "
-                                      "is an HTML page") and "delete it" in str(info.value)
+    assert str(info.value).startswith(
+        f"{cached}: the cached download of https://example.invalid/weights.pth is an HTML page"
+    ) and "delete it" in str(info.value)

@@ -10,8 +10,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers.bad_media import extract_args, run_cli
 
+from helpers.bad_media import extract_args, run_cli
 from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore
 
@@ -24,10 +24,36 @@ def joined_ts(tmp_path_factory, ffmpeg_bin):
     parts = []
     for name, source in (("a", "testsrc2"), ("b", "testsrc")):
         path = folder / f"{name}.ts"
-        subprocess.run([ffmpeg_bin, "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size=160x120:rate=25:duration=4",
-                        "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "libx264", "-preset", "ultrafast",
-                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-f", "mpegts", str(path)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                ffmpeg_bin,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"{source}=size=160x120:rate=25:duration=4",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=4",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-shortest",
+                "-f",
+                "mpegts",
+                str(path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         parts.append(path.read_bytes())
     joined = tmp_path_factory.mktemp("joined") / "joined.ts"
     joined.write_bytes(b"".join(parts))  # both segments start at the same timestamp
@@ -35,8 +61,24 @@ def joined_ts(tmp_path_factory, ffmpeg_bin):
 
 
 def cli_frames(ffmpeg: str, path, w: int, h: int) -> np.ndarray:
-    raw = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-vf", f"fps=3,scale={w}:{h}:flags=bicubic",
-                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vf",
+            f"fps=3,scale={w}:{h}:flags=bicubic",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
 
 

@@ -22,11 +22,22 @@ MAX_UPLOAD = 3 * 2**20
 def serve_checkpoint(tmp_path_factory):
     """A unified model over ConvNeXt-tiny features whose file says how its inputs are made."""
     torch.manual_seed(0)
-    model = uavm.create_model("unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309,
-                              a_input_dim=768, v_input_dim=768)
+    model = uavm.create_model(
+        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309, a_input_dim=768, v_input_dim=768
+    )
     path = tmp_path_factory.mktemp("serve_model") / "model.safetensors"
-    uavm.save_model(model, path, info={"audio_encoder": AUDIO, "visual_encoder": VISUAL, "labels": "vggsound",
-                                       "short_side": SHORT_SIDE, "feat_norm": True, "loss": "ce"})
+    uavm.save_model(
+        model,
+        path,
+        info={
+            "audio_encoder": AUDIO,
+            "visual_encoder": VISUAL,
+            "labels": "vggsound",
+            "short_side": SHORT_SIDE,
+            "feat_norm": True,
+            "loss": "ce",
+        },
+    )
     return path
 
 

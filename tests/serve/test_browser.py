@@ -15,9 +15,11 @@ DRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
-                       reason="headless browser test needs Debian's chromium and chromium-driver "
-                              "(apt-get install -y chromium chromium-driver; scripts/env.sh does it)"),
+    pytest.mark.skipif(
+        CHROMIUM is None or DRIVER is None,
+        reason="headless browser test needs Debian's chromium and chromium-driver "
+        "(apt-get install -y chromium chromium-driver; scripts/env.sh does it)",
+    ),
 ]
 
 
@@ -28,8 +30,14 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1200,1500", "--no-proxy-server"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,1500",
+        "--no-proxy-server",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -50,10 +58,14 @@ def test_page_uploads_a_clip_and_shows_the_three_lists(server, serve_checkpoint,
     browser.execute_script("arguments[0].style.display = 'block';", picker)  # the label hides it
     picker.send_keys(str(clip))
     WebDriverWait(browser, 180, poll_frequency=0.5).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "#fused-list li .label") or "error" in d.find_element(
-            By.ID, "status").get_attribute("class"))
-    assert browser.find_element(By.ID, "status").get_attribute("class") != "error", \
-        browser.find_element(By.ID, "status").text
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, "#fused-list li .label")
+            or "error" in d.find_element(By.ID, "status").get_attribute("class")
+        )
+    )
+    assert browser.find_element(By.ID, "status").get_attribute("class") != "error", browser.find_element(
+        By.ID, "status"
+    ).text
 
     expected = uavm.Predictor(serve_checkpoint, top_k=5, device="cpu").predict(clip)
     for view in ("audio", "visual", "fused"):
@@ -63,7 +75,8 @@ def test_page_uploads_a_clip_and_shows_the_three_lists(server, serve_checkpoint,
         widths = [li.find_element(By.CSS_SELECTOR, ".bar span").get_attribute("style") for li in items]
         assert all("width" in w for w in widths)
     WebDriverWait(browser, 30).until(
-        lambda d: d.execute_script("const i = document.getElementById('plot'); return i.complete && i.naturalWidth"))
+        lambda d: d.execute_script("const i = document.getElementById('plot'); return i.complete && i.naturalWidth")
+    )
     assert browser.find_elements(By.CSS_SELECTOR, "#attention-plot polyline")
     assert "bigbuckbunny.mp4" in browser.find_element(By.ID, "status").text
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+
 from helpers.http_client import request
 
 pytestmark = pytest.mark.slow
@@ -19,9 +20,24 @@ def test_serve_command_binds_localhost_and_answers(serve_checkpoint):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "uavm", "serve", "--model", str(serve_checkpoint),
-                                "--device", "cpu", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uavm",
+            "serve",
+            "--model",
+            str(serve_checkpoint),
+            "--device",
+            "cpu",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         answer = None
         for _ in range(240):  # bounded wait: up to ~60 s for the model to load

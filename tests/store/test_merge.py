@@ -12,7 +12,9 @@ from uavm.store import FeatureStore, FeatureStoreWriter, merge_parts
 def write(path, ids, shard_size=2):
     with FeatureStoreWriter(path, seq_len=3, dim=4, shard_size=shard_size, label_set="audioset") as w:
         for i in ids:
-            w.add(f"c{i}", f"s{i}", [f"/m/{i}"], np.full((3, 4), i, np.float32), np.full((i % 3 + 1, 4), -i, np.float32))
+            w.add(
+                f"c{i}", f"s{i}", [f"/m/{i}"], np.full((3, 4), i, np.float32), np.full((i % 3 + 1, 4), -i, np.float32)
+            )
 
 
 def logical(store: FeatureStore):

@@ -115,8 +115,9 @@ def test_sigkill_mid_write_then_resume_gives_the_uninterrupted_store(tmp_path):
     n = 40
     subprocess.run([sys.executable, str(script), str(tmp_path / "whole"), str(n)], check=True, capture_output=True)
 
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed"), str(n)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "killed"), str(n)], stdout=subprocess.PIPE, text=True
+    )
     for line in proc.stdout:  # kill it once it is well inside the job
         if int(line) >= 17:
             break

@@ -22,14 +22,21 @@ def synthetic_data(tmp_path_factory) -> dict[str, Path]:
 def tiny_config(data: dict[str, Path], out_dir: Path, arch: str = "unified", **overrides):
     """A config for a seconds-long CPU run on ``synthetic_data``."""
     values = {
-        "train": str(data["train"]), "val": str(data["val"]), "test": str(data["test"]),
-        "labels": str(data["labels"]), "out_dir": str(out_dir),
-        "model": {"arch": arch, **TINY_MODEL}, "lr": 1e-3, "batch_size": 32, "epochs": 4, "lr_start": 3,
-        "num_workers": 0, "progress": False, "eval_batch_size": 64,
+        "train": str(data["train"]),
+        "val": str(data["val"]),
+        "test": str(data["test"]),
+        "labels": str(data["labels"]),
+        "out_dir": str(out_dir),
+        "model": {"arch": arch, **TINY_MODEL},
+        "lr": 1e-3,
+        "batch_size": 32,
+        "epochs": 4,
+        "lr_start": 3,
+        "num_workers": 0,
+        "progress": False,
+        "eval_batch_size": 64,
     }
     model = overrides.pop("model", {})
     values["model"].update(model)
     values.update(overrides)
     return build_config(values)
-
-

@@ -73,9 +73,23 @@ def data(tmp_path_factory) -> dict[str, Path]:
 
 def tiny_config(data: dict[str, Path], out: Path, **changes) -> AudioEncoderConfig:
     values = dict(
-        train=str(data["train"]), val=str(data["val"]), labels=str(data["labels"]), out_dir=str(out),
-        size="tiny", init="random", target_frames=64, batch_size=6, eval_batch_size=7, epochs=3, lr=5e-4,
-        lr_start=2, warmup_samples=12, freq_mask=24, time_mask=16, num_workers=0, progress=False,
+        train=str(data["train"]),
+        val=str(data["val"]),
+        labels=str(data["labels"]),
+        out_dir=str(out),
+        size="tiny",
+        init="random",
+        target_frames=64,
+        batch_size=6,
+        eval_batch_size=7,
+        epochs=3,
+        lr=5e-4,
+        lr_start=2,
+        warmup_samples=12,
+        freq_mask=24,
+        time_mask=16,
+        num_workers=0,
+        progress=False,
     )
     values.update(changes)
     return AudioEncoderConfig(**values)
@@ -110,12 +124,32 @@ def test_training_loss_falls_and_resume_continues_the_same_run(data, tmp_path):
 @pytest.mark.slow
 def test_weight_averaging_bce_and_the_cli(data, tmp_path, capsys):
     out = tmp_path / "cli"
-    main([
-        "train-audio-encoder", "--recipe", str(RECIPES / "audioset" / "audio_encoder.yaml"), "-o", str(out),
-        f"train={data['train']}", f"val={data['val']}", f"labels={data['labels']}", "size=tiny", "init=random",
-        "target_frames=64", "batch_size=12", "eval_batch_size=7", "epochs=2", "lr_start=1", "wa_start=1",
-        "wa_end=2", "keep_epoch_weights=true", "warmup_samples=12", "num_workers=0", "progress=false", "time_mask=16",
-    ])
+    main(
+        [
+            "train-audio-encoder",
+            "--recipe",
+            str(RECIPES / "audioset" / "audio_encoder.yaml"),
+            "-o",
+            str(out),
+            f"train={data['train']}",
+            f"val={data['val']}",
+            f"labels={data['labels']}",
+            "size=tiny",
+            "init=random",
+            "target_frames=64",
+            "batch_size=12",
+            "eval_batch_size=7",
+            "epochs=2",
+            "lr_start=1",
+            "wa_start=1",
+            "wa_end=2",
+            "keep_epoch_weights=true",
+            "warmup_samples=12",
+            "num_workers=0",
+            "progress=false",
+            "time_mask=16",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["averaged"] and Path(summary["averaged"]).is_file()
     results = json.loads((out / "results.json").read_text())
@@ -139,19 +173,30 @@ def test_spec_augment_masks_one_band_and_one_span_to_zero():
     kept = ~zero
     torch.testing.assert_close(out[kept], x[kept])
     # every masked cell lies in the clip's band or span
-    assert int(zero.sum()) == int(sum(
-        f * 100 + t * 128 - f * t for f, t in zip(freq_width.tolist(), time_width.tolist())
-    ))
+    assert int(zero.sum()) == int(
+        sum(f * 100 + t * 128 - f * t for f, t in zip(freq_width.tolist(), time_width.tolist()))
+    )
 
 
 def test_recipes_and_overrides(data):
     vgg = config_from_recipe(str(RECIPES / "vggsound" / "audio_encoder.yaml"), [f"train={data['train']}"])
     assert (vgg.lr, vgg.batch_size, vgg.epochs, vgg.lr_start, vgg.loss, vgg.main_metric) == (
-        1e-4, 120, 25, 15, "ce", "acc")
+        1e-4,
+        120,
+        25,
+        15,
+        "ce",
+        "acc",
+    )
     assert vgg.stats == (-5.081, 4.4849) and (vgg.freq_mask, vgg.time_mask, vgg.target_frames) == (48, 192, 1000)
     audioset = config_from_recipe(str(RECIPES / "audioset" / "audio_encoder.yaml"), [f"train={data['train']}"])
     assert (audioset.lr, audioset.epochs, audioset.lr_start, audioset.wa_start, audioset.wa_end) == (
-        5e-4, 30, 10, 16, 30)
+        5e-4,
+        30,
+        10,
+        16,
+        30,
+    )
     assert audioset.loss == "bce" and audioset.main_metric == "mAP" and audioset.weight_averaging
     with pytest.raises(ConfigError, match="unknown audio-encoder setting"):
         config_from_recipe(None, ["train=x.json", "learning_rate=1"])

@@ -11,8 +11,10 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def test_overrides_are_read_as_yaml():
-    out = apply_overrides({"model": {"arch": "unified"}, "lr": 1.0},
-                          ["model.embed_dim=64", "lr=1e-4", "noise=false", "test=null", "labels=my labels.csv"])
+    out = apply_overrides(
+        {"model": {"arch": "unified"}, "lr": 1.0},
+        ["model.embed_dim=64", "lr=1e-4", "noise=false", "test=null", "labels=my labels.csv"],
+    )
     assert out["model"] == {"arch": "unified", "embed_dim": 64}
     assert out["noise"] is False and out["test"] is None and out["labels"] == "my labels.csv"
     assert build_config({**out, "train": "t.json"}).lr == 1e-4  # "1e-4" is a string to YAML; coerced
@@ -20,17 +22,19 @@ def test_overrides_are_read_as_yaml():
 
 @pytest.mark.parametrize(
     "values, problem",
-    [({"train": "t", "bogus": 1}, "unknown setting\\(s\\): bogus"),
-     ({"train": "t", "lr": "fast"}, "lr must be a number"),
-     ({"train": "t", "epochs": 2.5}, "epochs must be a whole number"),
-     ({"train": "t", "noise": "yes"}, "noise must be true or false"),
-     ({"train": "t", "loss": "mse"}, "loss must be one of ce, bce"),
-     ({"train": "t", "mixup": 2}, "mixup must be in \\[0, 1\\]"),
-     ({"train": "t", "model": {"arch": "rnn"}}, "model: unknown architecture"),
-     ({"train": "t", "model": {"embed_dim": 30, "num_heads": 4}}, "not divisible"),
-     ({"train": "t", "select_on": "test"}, "needs a test split"),
-     ({"train": "t", "dataset": "kinetics"}, "dataset must be one of"),
-     ({}, "no training data")],
+    [
+        ({"train": "t", "bogus": 1}, "unknown setting\\(s\\): bogus"),
+        ({"train": "t", "lr": "fast"}, "lr must be a number"),
+        ({"train": "t", "epochs": 2.5}, "epochs must be a whole number"),
+        ({"train": "t", "noise": "yes"}, "noise must be true or false"),
+        ({"train": "t", "loss": "mse"}, "loss must be one of ce, bce"),
+        ({"train": "t", "mixup": 2}, "mixup must be in \\[0, 1\\]"),
+        ({"train": "t", "model": {"arch": "rnn"}}, "model: unknown architecture"),
+        ({"train": "t", "model": {"embed_dim": 30, "num_heads": 4}}, "not divisible"),
+        ({"train": "t", "select_on": "test"}, "needs a test split"),
+        ({"train": "t", "dataset": "kinetics"}, "dataset must be one of"),
+        ({}, "no training data"),
+    ],
 )
 def test_bad_settings_are_one_line_errors(values, problem):
     with pytest.raises(ConfigError, match=problem) as info:
@@ -58,8 +62,9 @@ def test_bad_override_and_recipe_files(tmp_path):
         load_recipe(tmp_path / "none.yaml")
 
 
-PAPER_RUNS = [RECIPES / d / f"{m}.yaml" for d in ("vggsound", "audioset") for m in ("uavm", "independent",
-                                                                                 "cross_attention")]
+PAPER_RUNS = [
+    RECIPES / d / f"{m}.yaml" for d in ("vggsound", "audioset") for m in ("uavm", "independent", "cross_attention")
+]
 
 
 @pytest.mark.parametrize("path", PAPER_RUNS, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -85,14 +90,17 @@ def test_built_in_recipe_equals_the_vggsound_uavm_yaml():
     assert TrainConfig().zero_grad_set_to_none is False
 
 
-@pytest.mark.parametrize("override, problem", [
-    ("bf16=maybe", "bf16 must be true or false"),
-    ("lr=[1, 2]", "lr must be a number"),
-    ("epochs=null", "epochs must be a number, got null"),
-    ("labels=[a, b]", "labels must be a string"),
-    ("device=nonsense", "device 'nonsense' is not a torch device"),
-    ("seed=true", "seed must be a number"),
-])
+@pytest.mark.parametrize(
+    "override, problem",
+    [
+        ("bf16=maybe", "bf16 must be true or false"),
+        ("lr=[1, 2]", "lr must be a number"),
+        ("epochs=null", "epochs must be a number, got null"),
+        ("labels=[a, b]", "labels must be a string"),
+        ("device=nonsense", "device 'nonsense' is not a torch device"),
+        ("seed=true", "seed must be a number"),
+    ],
+)
 def test_both_trainers_refuse_the_same_bad_values_in_one_line(override, problem):
     from uavm.train.audio_encoder import config_from_recipe as audio_config
 

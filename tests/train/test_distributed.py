@@ -32,17 +32,38 @@ def _rows(path):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_process_gloo_ddp_matches_one_process(synthetic_data, tmp_path):
-    settings = {"epochs": 2, "batch_size": 32, "mixup": 0.5, "label_smoothing": 0.1, "noise": True,
-                "balanced": True, "eval_batch_size": 50}
+    settings = {
+        "epochs": 2,
+        "batch_size": 32,
+        "mixup": 0.5,
+        "label_smoothing": 0.1,
+        "noise": True,
+        "balanced": True,
+        "eval_batch_size": 50,
+    }
     single = train(tiny_config(synthetic_data, tmp_path / "single", **settings))
 
     config = tiny_config(synthetic_data, tmp_path / "ddp", **settings).to_dict()
     (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "uavm", "train", "--recipe", str(tmp_path / "ddp.yaml")],
-        capture_output=True, text=True, env=env, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "uavm",
+            "train",
+            "--recipe",
+            str(tmp_path / "ddp.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=280,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()

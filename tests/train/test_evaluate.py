@@ -38,12 +38,22 @@ def test_three_way_evaluation_of_single_modality_models(synthetic_data, arch):
     np.testing.assert_allclose(result["logits"]["av"], (la + lv) / 2, rtol=1e-5, atol=1e-5)
     assert result["clip_ids"] == ds.clip_ids and result["targets"].shape == (96, 8)
     assert result["v"] == pytest.approx(classification_metrics(lv, ds.targets()))
-    assert list(result_row(result)) == ["acc_a", "mAP_a", "mAUC_a", "acc_v", "mAP_v", "mAUC_v", "acc_av",
-                                        "mAP_av", "mAUC_av"]
+    assert list(result_row(result)) == [
+        "acc_a",
+        "mAP_a",
+        "mAUC_a",
+        "acc_v",
+        "mAP_v",
+        "mAUC_v",
+        "acc_av",
+        "mAP_av",
+        "mAUC_av",
+    ]
     raw = evaluate(model, ds, batch_size=96, feat_norm=False)
     with torch.no_grad():
-        np.testing.assert_allclose(raw["logits"]["a"], model(_features(ds, "a", False), "a").numpy(),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            raw["logits"]["a"], model(_features(ds, "a", False), "a").numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_cross_attention_single_modalities_see_zeros(synthetic_data):
@@ -54,10 +64,8 @@ def test_cross_attention_single_modalities_see_zeros(synthetic_data):
     a, v = _features(ds, "a"), _features(ds, "v")
     with torch.no_grad():
         np.testing.assert_allclose(result["logits"]["av"], model(a, v).numpy(), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(result["logits"]["a"], model(a, torch.zeros_like(v)).numpy(), rtol=1e-5,
-                                   atol=1e-5)
-        np.testing.assert_allclose(result["logits"]["v"], model(torch.zeros_like(a), v).numpy(), rtol=1e-5,
-                                   atol=1e-5)
+        np.testing.assert_allclose(result["logits"]["a"], model(a, torch.zeros_like(v)).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(result["logits"]["v"], model(torch.zeros_like(a), v).numpy(), rtol=1e-5, atol=1e-5)
     assert model.training  # evaluation restores the mode it found
 
 
@@ -114,7 +122,12 @@ def test_the_vggsounder_benchmark_reads_the_export(tmp_path):
             result["logits"]["a"][row, classes.index(label)] = -50.0  # audio: never right
     (tmp_path / "models").mkdir()
     export_vggsounder(result, load_labels("vggsound"), tmp_path / "models" / "uavm.pkl")
-    table = benchmark(str(tmp_path / "models"), display_names={"uavm": "UAVM"},
-                      metrics=[("hit_rate", ["a", "av"])], vggsounder=gt, verbose=False)
+    table = benchmark(
+        str(tmp_path / "models"),
+        display_names={"uavm": "UAVM"},
+        metrics=[("hit_rate", ["a", "av"])],
+        vggsounder=gt,
+        verbose=False,
+    )
     assert table.loc["UAVM", ("hit_rate", "av")] == pytest.approx(100.0)
     assert table.loc["UAVM", ("hit_rate", "a")] == pytest.approx(0.0)

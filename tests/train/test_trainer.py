@@ -25,8 +25,18 @@ def _table(path):
 def test_fusion_beats_each_modality(synthetic_data, tmp_path, arch):
     result = train(tiny_config(synthetic_data, tmp_path / arch, arch))
     rows = _table(result.results_csv)
-    assert list(rows[0]) == ["acc_a", "mAP_a", "mAUC_a", "acc_v", "mAP_v", "mAUC_v", "acc_av", "mAP_av",
-                             "mAUC_av", "lr"]
+    assert list(rows[0]) == [
+        "acc_a",
+        "mAP_a",
+        "mAUC_a",
+        "acc_v",
+        "mAP_v",
+        "mAUC_v",
+        "acc_av",
+        "mAP_av",
+        "mAUC_av",
+        "lr",
+    ]
     assert len(rows) == 4 and [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])
     last = {k: float(v) for k, v in rows[-1].items()}
     # audio alone can tell at most 2 of the 8 classes apart from each other, visual 4; together all 8
@@ -45,8 +55,16 @@ def test_fusion_beats_each_modality(synthetic_data, tmp_path, arch):
 
     again = evaluate(model, open_dataset(synthetic_data["test"], load_labels(synthetic_data["labels"]), 8))
     assert again["av"]["acc"] == pytest.approx(best["test"]["av"]["acc"])
-    for name in ("results.json", "results_val.csv", "checkpoint.pt", "last_model.safetensors", "train.log",
-                 "config.yaml", "timing.json", "results.png"):
+    for name in (
+        "results.json",
+        "results_val.csv",
+        "checkpoint.pt",
+        "last_model.safetensors",
+        "train.log",
+        "config.yaml",
+        "timing.json",
+        "results.png",
+    ):
         assert (tmp_path / arch / name).exists(), name
 
 
@@ -58,7 +76,8 @@ def test_resume_gives_the_same_results_table(synthetic_data, tmp_path):
     resumed = train(tiny_config(synthetic_data, tmp_path / "cut", epochs=3, **kw), resume=True)
     assert (tmp_path / "full" / "results.csv").read_bytes() == (tmp_path / "cut" / "results.csv").read_bytes()
     assert json.loads((tmp_path / "full" / "results.json").read_text()) == json.loads(
-        (tmp_path / "cut" / "results.json").read_text())
+        (tmp_path / "cut" / "results.json").read_text()
+    )
     a, b = uavm.load_model(full.last_model), uavm.load_model(resumed.last_model)
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(x, y), name
@@ -127,8 +146,7 @@ def test_zero_grad_reproduces_torch_1_11_by_default():
 
 
 def test_selection_on_test_is_labelled(synthetic_data, tmp_path):
-    cfg = tiny_config(synthetic_data, tmp_path / "t", epochs=1, val=None, select_on="test",
-                      model={"embed_dim": 16})
+    cfg = tiny_config(synthetic_data, tmp_path / "t", epochs=1, val=None, select_on="test", model={"embed_dim": 16})
     result = train(cfg)
     best = json.loads((tmp_path / "t" / "best.json").read_text())
     assert result.selected_on == "test" and best["selected_on"] == "test" and "optimistic" in best["note"]
@@ -143,8 +161,9 @@ def test_config_must_say_how_to_select(synthetic_data, tmp_path):
 
 
 def test_off_a_terminal_the_trainer_prints_a_line_per_epoch_not_per_step(synthetic_data, tmp_path, capfd):
-    train(tiny_config(synthetic_data, tmp_path / "log", epochs=2, batch_size=16, progress=True,
-                      model={"embed_dim": 16}))
+    train(
+        tiny_config(synthetic_data, tmp_path / "log", epochs=2, batch_size=16, progress=True, model={"embed_dim": 16})
+    )
     err = capfd.readouterr().err.splitlines()
     assert len(err) == 3, err  # the model line, then one line per epoch (16 steps each)
     assert err[1].startswith("epoch 1;") and err[2].startswith("epoch 2;") and "fused" in err[2]

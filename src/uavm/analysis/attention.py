@@ -178,7 +178,9 @@ def plot_received_attention(summary: AttentionSummary, stem: str | Path) -> list
     return save_figure(fig, stem)
 
 
-def plot_attention_difference(summary: AttentionSummary, stem: str | Path, shaded: tuple[int, int] | None = None) -> list[Path]:
+def plot_attention_difference(
+    summary: AttentionSummary, stem: str | Path, shaded: tuple[int, int] | None = None
+) -> list[Path]:
     """Mean absolute audio/visual attention difference against layer (the paper's Figure 4 style)."""
     from .plots import plot_layer_curves
 

@@ -86,4 +86,3 @@ def fingerprint(*paths: str | Path, extra: str = "") -> str:
         stat = p.stat() if p.exists() else None
         parts.append(f"{p.resolve()}:{stat.st_size}:{stat.st_mtime_ns}" if stat else str(p))
     return "|".join(parts + [extra])
-

@@ -21,7 +21,7 @@ def new_figure(width: float, height: float) -> Any:
     """A matplotlib Figure of ``width`` x ``height`` inches, not tied to any GUI backend."""
     from ..extras import require
 
-    require("analysis", "uavm.analysis.plots", 'matplotlib')
+    require("analysis", "uavm.analysis.plots", "matplotlib")
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")

@@ -19,7 +19,9 @@ import numpy as np
 SPLITS = ("random", "halves")
 
 
-def clip_split(n_clips: int, split: str = "random", seed: int = 0, test_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def clip_split(
+    n_clips: int, split: str = "random", seed: int = 0, test_fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (train, test) clip indices; disjoint, together all ``n_clips`` clips."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -43,7 +45,7 @@ def _l1_penalty() -> dict[str, Any]:
     """The L1 penalty argument: ``l1_ratio=1`` from scikit-learn 1.8 (``penalty`` deprecated)."""
     from ..extras import require
 
-    require("analysis", "uavm.analysis.probe", 'sklearn')
+    require("analysis", "uavm.analysis.probe", "sklearn")
     import sklearn
 
     major, minor = (int(p) for p in sklearn.__version__.split(".")[:2])
@@ -61,7 +63,7 @@ def probe_accuracy(
     """Fit the L1 logistic-regression probe on ``train`` clips; train and test accuracy."""
     from ..extras import require
 
-    require("analysis", "uavm.analysis.probe", 'sklearn')
+    require("analysis", "uavm.analysis.probe", "sklearn")
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 

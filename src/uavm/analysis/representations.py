@@ -219,7 +219,9 @@ def compute_representations(
     return reps
 
 
-def load_representations(cache_dir: str | Path, cache_key: str = "", layers: Sequence[int] | None = None) -> LayerRepresentations | None:
+def load_representations(
+    cache_dir: str | Path, cache_key: str = "", layers: Sequence[int] | None = None
+) -> LayerRepresentations | None:
     """A finished cache (memory-mapped), or None when absent, unfinished or for another key/layers."""
     cache = Path(cache_dir)
     try:

@@ -140,6 +140,4 @@ def plot_retrieval(rows: list[dict[str, Any]], stem: str, shaded: tuple[int, int
     }
     colors = {"audio → visual": AUDIO_COLOR, "visual → audio": VISUAL_COLOR}
     chance = min(k / n, 1.0) if n else None
-    return plot_layer_curves(
-        curves, stem, f"R@{k}", f"Cross-modal retrieval ({n} clips)", shaded, chance, colors
-    )
+    return plot_layer_curves(curves, stem, f"R@{k}", f"Cross-modal retrieval ({n} clips)", shaded, chance, colors)

@@ -88,7 +88,9 @@ def _retrieval(reps: LayerRepresentations, out: Path, opts: AnalysisOptions, sha
     }
 
 
-def _attention(model: nn.Module, batches: Iterable[Batch], out: Path, opts: AnalysisOptions, shaded: Any) -> dict[str, Any]:
+def _attention(
+    model: nn.Module, batches: Iterable[Batch], out: Path, opts: AnalysisOptions, shaded: Any
+) -> dict[str, Any]:
     from .attention import (
         plot_attention_difference,
         plot_mean_maps,

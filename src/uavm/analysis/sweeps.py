@@ -96,7 +96,11 @@ def read_manifest(path: str | Path) -> list[SweepRun]:
     for line, record in enumerate(records, start=2):
         try:
             results = Path(record["results"])
-            runs.append(SweepRun(record["series"], float(record["x"]), results if results.is_absolute() else path.parent / results))
+            runs.append(
+                SweepRun(
+                    record["series"], float(record["x"]), results if results.is_absolute() else path.parent / results
+                )
+            )
         except (KeyError, TypeError, ValueError):
             raise ConfigError(f"{path}:{line}: a sweep manifest row needs series, x (a number) and results") from None
     return runs
@@ -168,7 +172,9 @@ def sweep_summary(
     return rows, skipped
 
 
-def plot_sweep(rows: Sequence[dict[str, Any]], stem: str | Path, xlabel: str, metric: str = "acc", log_x: bool | None = None) -> list[Path]:
+def plot_sweep(
+    rows: Sequence[dict[str, Any]], stem: str | Path, xlabel: str, metric: str = "acc", log_x: bool | None = None
+) -> list[Path]:
     """Three panels (audio, visual, fused): one line per series, mean with a ±std band."""
     from .plots import new_figure, save_figure
 

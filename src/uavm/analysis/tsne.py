@@ -21,7 +21,7 @@ def tsne_embedding(audio: np.ndarray, visual: np.ndarray, seed: int = 0, perplex
     """2-D t-SNE of the stacked rows ``[audio; visual]`` → ``[2n, 2]`` (audio rows first)."""
     from ..extras import require
 
-    require("analysis", "uavm.analysis.tsne", 'sklearn')
+    require("analysis", "uavm.analysis.tsne", "sklearn")
     from sklearn.manifold import TSNE
 
     x = np.concatenate([np.asarray(audio, np.float32), np.asarray(visual, np.float32)])
@@ -55,11 +55,21 @@ def tsne_rows(embeddings: dict[int, np.ndarray], clips: np.ndarray) -> list[dict
     for layer, points in embeddings.items():
         n = len(clips)
         for i, (x, y) in enumerate(points):
-            rows.append({"layer": layer, "clip": int(clips[i % n]), "modality": "audio" if i < n else "visual", "x": float(x), "y": float(y)})
+            rows.append(
+                {
+                    "layer": layer,
+                    "clip": int(clips[i % n]),
+                    "modality": "audio" if i < n else "visual",
+                    "x": float(x),
+                    "y": float(y),
+                }
+            )
     return rows
 
 
-def plot_tsne(embeddings: dict[int, np.ndarray], stem: str | Path, title: str = "t-SNE of audio and visual representations") -> list[Path]:
+def plot_tsne(
+    embeddings: dict[int, np.ndarray], stem: str | Path, title: str = "t-SNE of audio and visual representations"
+) -> list[Path]:
     """One scatter panel per layer: audio red, visual blue."""
     from .plots import AUDIO_COLOR, VISUAL_COLOR, new_figure, save_figure
 

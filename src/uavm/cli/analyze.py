@@ -20,23 +20,68 @@ def analyze() -> None:
 def _model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("checkpoint"),
-        click.option("--data", required=True, type=click.Path(exists=True), help="Feature store folder or reference datafile (.json)."),
-        click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (CSV/JSON numbers, PNG/PDF figures)."),
-        click.option("--labels", default=None, help="Label vocabulary: vggsound, audioset or a label CSV (default: from the class count)."),
-        click.option("--arch", type=click.Choice(["unified", "independent", "cross_attention"]), default=None, help="Architecture when the checkpoint cannot tell."),
+        click.option(
+            "--data",
+            required=True,
+            type=click.Path(exists=True),
+            help="Feature store folder or reference datafile (.json).",
+        ),
+        click.option(
+            "--out",
+            required=True,
+            type=click.Path(file_okay=False),
+            help="Output folder (CSV/JSON numbers, PNG/PDF figures).",
+        ),
+        click.option(
+            "--labels",
+            default=None,
+            help="Label vocabulary: vggsound, audioset or a label CSV (default: from the class count).",
+        ),
+        click.option(
+            "--arch",
+            type=click.Choice(["unified", "independent", "cross_attention"]),
+            default=None,
+            help="Architecture when the checkpoint cannot tell.",
+        ),
         click.option("--num-heads", type=int, default=None, help="Attention heads when the checkpoint cannot tell."),
         click.option("--batch-size", type=int, default=64, show_default=True),
         click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes."),
         click.option("--device", default=None, help="torch device (default: cuda when present, else cpu)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of probe split, t-SNE and subsets."),
-        click.option("--no-feat-norm", is_flag=True, help="Feed features without per-step L2 normalisation (the reference analysis scripts did)."),
-        click.option("--split", type=click.Choice(["random", "halves"]), default="random", show_default=True, help="Probe split: seeded random clips, or the reference's first/second half."),
+        click.option(
+            "--no-feat-norm",
+            is_flag=True,
+            help="Feed features without per-step L2 normalisation (the reference analysis scripts did).",
+        ),
+        click.option(
+            "--split",
+            type=click.Choice(["random", "halves"]),
+            default="random",
+            show_default=True,
+            help="Probe split: seeded random clips, or the reference's first/second half.",
+        ),
         click.option("--probe-c", type=float, default=1.0, show_default=True, help="Inverse L1 strength of the probe."),
         click.option("--tsne-clips", type=int, default=1000, show_default=True, help="Clips in the t-SNE (0 = all)."),
         click.option("--perplexity", type=float, default=30.0, show_default=True),
-        click.option("--per-class", type=int, default=5, show_default=True, help="Retrieval subset: clips per class (0 = all clips)."),
-        click.option("--ties", type=click.Choice(["pessimistic", "optimistic"]), default="pessimistic", show_default=True, help="Rank of a hit tied with other candidates."),
-        click.option("--pre-norm", is_flag=True, help="Attention maps as the reference computed them (without norm1), for comparison with the paper."),
+        click.option(
+            "--per-class",
+            type=int,
+            default=5,
+            show_default=True,
+            help="Retrieval subset: clips per class (0 = all clips).",
+        ),
+        click.option(
+            "--ties",
+            type=click.Choice(["pessimistic", "optimistic"]),
+            default="pessimistic",
+            show_default=True,
+            help="Rank of a hit tied with other candidates.",
+        ),
+        click.option(
+            "--pre-norm",
+            is_flag=True,
+            help="Attention maps as the reference computed them (without norm1), for comparison with the paper.",
+        ),
         click.option("--no-cache", is_flag=True, help="Do not keep representations on disk under OUT/representations."),
         click.option("--force", is_flag=True, help="Redo analyses already recorded as done in OUT/summary.json."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
@@ -101,19 +146,39 @@ def _model_command(name: str, analyses: tuple[str, ...], help_text: str) -> clic
 _model_command("probe", ("probe",), "Modality probe per layer of CHECKPOINT (audio vs visual, L1 logistic regression).")
 _model_command("tsne", ("tsne",), "t-SNE of audio (red) and visual (blue) representations per layer of CHECKPOINT.")
 _model_command("retrieval", ("retrieval",), "Cross-modal retrieval per layer of CHECKPOINT: R@1/5/10, median rank.")
-_model_command("attention", ("attention",), "Mean attention maps, audio/visual difference, attention received per head.")
+_model_command(
+    "attention", ("attention",), "Mean attention maps, audio/visual difference, attention received per head."
+)
 _model_command("all", MODEL_ANALYSES, "Every model analysis of CHECKPOINT in one resumable job.")
 
 
 @analyze.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--x", "x_key", default=None, help="With run folders: the swept config setting, e.g. model.s_embed_dim, model.depth_s, a_tr_prob.")
-@click.option("--series-key", default="model.arch", show_default=True, help="With run folders: the config setting naming each run's series.")
+@click.option(
+    "--x",
+    "x_key",
+    default=None,
+    help="With run folders: the swept config setting, e.g. model.s_embed_dim, model.depth_s, a_tr_prob.",
+)
+@click.option(
+    "--series-key",
+    default="model.arch",
+    show_default=True,
+    help="With run folders: the config setting naming each run's series.",
+)
 @click.option("--xlabel", default=None, help="Axis label (default: the --x setting).")
-@click.option("--select", type=click.Choice(["final", "best"]), default="final", show_default=True, help="Epoch taken from each run.")
+@click.option(
+    "--select",
+    type=click.Choice(["final", "best"]),
+    default="final",
+    show_default=True,
+    help="Epoch taken from each run.",
+)
 @click.option("--metric", type=click.Choice(["acc", "mAP", "mAUC"]), default="acc", show_default=True)
-def sweep(sources: tuple[str, ...], out: str, x_key: str | None, series_key: str, xlabel: str | None, select: str, metric: str) -> None:
+def sweep(
+    sources: tuple[str, ...], out: str, x_key: str | None, series_key: str, xlabel: str | None, select: str, metric: str
+) -> None:
     """Figure 2: accuracy against a swept setting, mean ± std over repeats.
 
     SOURCES is either one manifest CSV (columns series,x,results: a results table or

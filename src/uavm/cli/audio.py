@@ -8,8 +8,12 @@ import click
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--recipe", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Recipe YAML (recipes/<dataset>/audio_encoder.yaml); settings below override it.")
+@click.option(
+    "--recipe",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Recipe YAML (recipes/<dataset>/audio_encoder.yaml); settings below override it.",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in the output folder from its last checkpoint.")
 @click.option("--out-dir", "-o", default=None, help="Output folder (same as out_dir=...).")
 @click.argument("overrides", nargs=-1)

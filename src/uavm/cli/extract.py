@@ -15,30 +15,73 @@ SOME_FAILED = 2  # exit status when the job finished but some clips are in failu
 
 @click.command()
 @click.argument("input", type=click.Path(exists=True))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
-@click.option("--audio-encoder", default=PAPER.audio_encoder, show_default=True,
-              help="Registry name, checkpoint path/URL, random:<size>[:<seed>], or none.")
-@click.option("--visual-encoder", default=PAPER.visual_encoder, show_default=True,
-              help="Registry name (convnext_<size>_imagenet), checkpoint path/URL, random:<size>[:<seed>], or none.")
-@click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
-@click.option("--workers", type=int, default=4, show_default=True, help="Decoding processes (0: decode in this process).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed)."
+)
+@click.option(
+    "--audio-encoder",
+    default=PAPER.audio_encoder,
+    show_default=True,
+    help="Registry name, checkpoint path/URL, random:<size>[:<seed>], or none.",
+)
+@click.option(
+    "--visual-encoder",
+    default=PAPER.visual_encoder,
+    show_default=True,
+    help="Registry name (convnext_<size>_imagenet), checkpoint path/URL, random:<size>[:<seed>], or none.",
+)
+@click.option(
+    "--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it."
+)
+@click.option(
+    "--workers", type=int, default=4, show_default=True, help="Decoding processes (0: decode in this process)."
+)
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Clips per encoder batch.")
 @click.option("--frame-batch", type=int, default=128, show_default=True, help="Frames per visual-encoder pass.")
-@click.option("--shard", default=None, help="Do block i of n of the input (i/n); parts join when all are done. "
-              "Under torchrun the rank and world size are used.")
+@click.option(
+    "--shard",
+    default=None,
+    help="Do block i of n of the input (i/n); parts join when all are done. "
+    "Under torchrun the rank and world size are used.",
+)
 @click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard (commit unit).")
 @click.option("--seq-len", type=int, default=PAPER.seq_len, show_default=True, help="Time steps stored per clip.")
 @click.option("--fps", type=float, default=PAPER.fps, show_default=True, help="Video frames per second.")
 @click.option("--short-side", type=int, default=PAPER.short_side, show_default=True, help="Frame short side in pixels.")
-@click.option("--interpolation", type=click.Choice(INTERPOLATIONS), default=PAPER.interpolation, show_default=True,
-              help="Frame resizing: bicubic (reference under FFmpeg >= 5) or bilinear (under FFmpeg 4.x).")
+@click.option(
+    "--interpolation",
+    type=click.Choice(INTERPOLATIONS),
+    default=PAPER.interpolation,
+    show_default=True,
+    help="Frame resizing: bicubic (reference under FFmpeg >= 5) or bilinear (under FFmpeg 4.x).",
+)
 @click.option("--device", default=None, help="torch device (default: this process's GPU if any, else cpu).")
-@click.option("--bf16/--fp32", "bf16", default=None,
-              help="Encoders in bfloat16 autocast (default: on a GPU) or float32 (default: on a CPU).")
+@click.option(
+    "--bf16/--fp32",
+    "bf16",
+    default=None,
+    help="Encoders in bfloat16 autocast (default: on a GPU) or float32 (default: on a CPU).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, labels: str | None, workers: int,
-            batch_size: int, frame_batch: int, shard: str | None, shard_size: int, seq_len: int, fps: float,
-            short_side: int, interpolation: str, device: str | None, bf16: bool | None, quiet: bool) -> None:
+def extract(
+    input: str,
+    out: str,
+    audio_encoder: str,
+    visual_encoder: str,
+    labels: str | None,
+    workers: int,
+    batch_size: int,
+    frame_batch: int,
+    shard: str | None,
+    shard_size: int,
+    seq_len: int,
+    fps: float,
+    short_side: int,
+    interpolation: str,
+    device: str | None,
+    bf16: bool | None,
+    quiet: bool,
+) -> None:
     """Extract audio and visual features of INPUT into a feature store.
 
     INPUT is a folder of media files, a CSV/JSON manifest (path, id, labels) or a
@@ -55,15 +98,25 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
     part = choose_shard(shard)
     vocabulary = load_labels(labels) if labels else None
     items = read_inputs(input)
-    spec = FeatureSpec(audio_encoder, visual_encoder, fps=fps, short_side=short_side, interpolation=interpolation,
-                       seq_len=seq_len).validate("uavm extract")
-    options = ExtractOptions(workers=workers, batch_size=batch_size, frame_batch=frame_batch, shard_size=shard_size,
-                             device=device, bf16=bf16, progress=not quiet)
+    spec = FeatureSpec(
+        audio_encoder, visual_encoder, fps=fps, short_side=short_side, interpolation=interpolation, seq_len=seq_len
+    ).validate("uavm extract")
+    options = ExtractOptions(
+        workers=workers,
+        batch_size=batch_size,
+        frame_batch=frame_batch,
+        shard_size=shard_size,
+        device=device,
+        bf16=bf16,
+        progress=not quiet,
+    )
     report = run_extract(items, out, spec, options, labels=vocabulary, shard=part)
     click.echo(report.summary())
     if part is not None:
-        click.echo(f"part {part[0]}/{part[1]} done; " + (f"all parts joined into {out}" if report.merged
-                                                         else "the store is joined when every part is done"))
+        click.echo(
+            f"part {part[0]}/{part[1]} done; "
+            + (f"all parts joined into {out}" if report.merged else "the store is joined when every part is done")
+        )
     if torchrun_shard() is not None:
         # a non-zero exit makes torchrun stop the other ranks: only the rank that joined the parts reports
         failed = report.merged and bool(read_failures(Path(out) / FAILURES))
@@ -75,8 +128,12 @@ def extract(input: str, out: str, audio_encoder: str, visual_encoder: str, label
 
 @click.command()
 @click.argument("datafile", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed).")
-@click.option("--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed)."
+)
+@click.option(
+    "--labels", default=None, help="Check label mids against vggsound, audioset or a label CSV, and record it."
+)
 @click.option("--seq-len", type=int, default=PAPER.seq_len, show_default=True, help="Time steps stored per clip.")
 @click.option("--shard-size", type=int, default=1024, show_default=True, help="Clips per store shard.")
 @click.option("--threads", type=int, default=8, show_default=True, help="File-reading threads.")
@@ -90,8 +147,9 @@ def pack(datafile: str, out: str, labels: str | None, seq_len: int, shard_size: 
     from ..extraction import pack_datafile
 
     vocabulary = load_labels(labels) if labels else None
-    report = pack_datafile(datafile, out, labels=vocabulary, seq_len=seq_len, shard_size=shard_size,
-                           threads=threads, progress=not quiet)
+    report = pack_datafile(
+        datafile, out, labels=vocabulary, seq_len=seq_len, shard_size=shard_size, threads=threads, progress=not quiet
+    )
     click.echo(report.summary())
     if report.failures:
         sys.exit(SOME_FAILED)

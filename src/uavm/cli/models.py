@@ -21,15 +21,26 @@ def models(as_json: bool, encoders: bool) -> None:
     if encoders:
         rows = [("name", "kind", "size", "input", "description")]
         for entry in entries:
-            shown = (f"{entry.fbank.target_frames} fbank frames, {entry.dataset} statistics"
-                     if entry.kind == "audio_encoder" else "RGB frames, ImageNet normalisation")
+            shown = (
+                f"{entry.fbank.target_frames} fbank frames, {entry.dataset} statistics"
+                if entry.kind == "audio_encoder"
+                else "RGB frames, ImageNet normalisation"
+            )
             rows.append((entry.name, entry.kind.replace("_", " "), entry.size, shown, entry.description))
     else:
         rows = [("name", "arch", "di/ds", "classes", "audio encoder", "description")]
         for entry in entries:
             c = entry.config
-            rows.append((entry.name, c.arch, f"{c.depth_i}/{c.depth_s}", str(c.num_classes), str(entry.audio_encoder),
-                         entry.description))
+            rows.append(
+                (
+                    entry.name,
+                    c.arch,
+                    f"{c.depth_i}/{c.depth_s}",
+                    str(c.num_classes),
+                    str(entry.audio_encoder),
+                    entry.description,
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
@@ -37,8 +48,12 @@ def models(as_json: bool, encoders: bool) -> None:
 
 @click.command()
 @click.argument("checkpoint")
-@click.option("--arch", type=click.Choice(["unified", "independent", "cross_attention"]), default=None,
-              help="Architecture, when the file cannot tell (cross-attention with depth_i = 0).")
+@click.option(
+    "--arch",
+    type=click.Choice(["unified", "independent", "cross_attention"]),
+    default=None,
+    help="Architecture, when the file cannot tell (cross-attention with depth_i = 0).",
+)
 @click.option("--num-heads", type=int, default=None, help="Attention heads (default: from the file name, else 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info(checkpoint: str, arch: str | None, num_heads: int | None, as_json: bool) -> None:
@@ -46,8 +61,11 @@ def info(checkpoint: str, arch: str | None, num_heads: int | None, as_json: bool
     from ..models import load_model
 
     model = load_model(checkpoint, arch=arch, num_heads=num_heads)
-    summary = {"checkpoint": checkpoint, **model.config.to_dict(),
-               "parameters": sum(p.numel() for p in model.parameters())}
+    summary = {
+        "checkpoint": checkpoint,
+        **model.config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

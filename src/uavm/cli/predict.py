@@ -14,8 +14,13 @@ from ..predict import ClipPrediction, Predictor, media_files
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--model", "model_spec", default="uavm_vggsound", show_default=True,
-              help="Registered model name or checkpoint path.")
+@click.option(
+    "--model",
+    "model_spec",
+    default="uavm_vggsound",
+    show_default=True,
+    help="Registered model name or checkpoint path.",
+)
 @click.option("--audio-encoder", default=None, help="Audio encoder spec (default: the model's own).")
 @click.option("--visual-encoder", default=None, help="Visual encoder spec (default: the model's own).")
 @click.option("--labels", default=None, help="Label set: vggsound, audioset or a label CSV (default: the model's).")
@@ -23,23 +28,55 @@ from ..predict import ClipPrediction, Predictor, media_files
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--timeline", "as_timeline", is_flag=True,
-              help="Slide a window over each file: per window the three top-k lists and the audio-visual agreement.")
+@click.option(
+    "--timeline",
+    "as_timeline",
+    is_flag=True,
+    help="Slide a window over each file: per window the three top-k lists and the audio-visual agreement.",
+)
 @click.option("--window", type=float, default=10, show_default=True, help="Timeline window length in seconds.")
 @click.option("--hop", type=float, default=5, show_default=True, help="Seconds between timeline window starts.")
-@click.option("--plot", "plot_path", default=None,
-              help="With --timeline: write a PNG of the top classes per view and the agreement along time.")
-@click.option("--bf16/--fp32", default=None,
-              help="Encoders in bfloat16 autocast (default: on a GPU only; on a CPU only where it has native "
-                   "bf16, e.g. AVX512-BF16 or AMX: without it bf16 is emulated and several times slower).")
-def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None, visual_encoder: str | None,
-            labels: str | None, top_k: int, as_json: bool, batch_size: int, device: str, as_timeline: bool,
-            window: float, hop: float, plot_path: str | None, bf16: bool | None) -> None:
+@click.option(
+    "--plot",
+    "plot_path",
+    default=None,
+    help="With --timeline: write a PNG of the top classes per view and the agreement along time.",
+)
+@click.option(
+    "--bf16/--fp32",
+    default=None,
+    help="Encoders in bfloat16 autocast (default: on a GPU only; on a CPU only where it has native "
+    "bf16, e.g. AVX512-BF16 or AMX: without it bf16 is emulated and several times slower).",
+)
+def predict(
+    inputs: tuple[str, ...],
+    model_spec: str,
+    audio_encoder: str | None,
+    visual_encoder: str | None,
+    labels: str | None,
+    top_k: int,
+    as_json: bool,
+    batch_size: int,
+    device: str,
+    as_timeline: bool,
+    window: float,
+    hop: float,
+    plot_path: str | None,
+    bf16: bool | None,
+) -> None:
     """Classify INPUTS (media files or folders of them) with a UAVM model."""
     if plot_path and not as_timeline:
         raise click.UsageError("--plot needs --timeline")
-    predictor = Predictor(model_spec, audio_encoder=audio_encoder, visual_encoder=visual_encoder, labels=labels,
-                          top_k=top_k, device=device, batch_size=batch_size, bf16=bf16)
+    predictor = Predictor(
+        model_spec,
+        audio_encoder=audio_encoder,
+        visual_encoder=visual_encoder,
+        labels=labels,
+        top_k=top_k,
+        device=device,
+        batch_size=batch_size,
+        bf16=bf16,
+    )
     files = media_files(inputs)
     if as_timeline:
         _timelines(predictor, files, window, hop, as_json, plot_path)
@@ -57,8 +94,9 @@ def predict(inputs: tuple[str, ...], model_spec: str, audio_encoder: str | None,
         sys.exit(1)
 
 
-def _timelines(predictor: Predictor, files: list, window: float, hop: float, as_json: bool,
-               plot_path: str | None) -> None:
+def _timelines(
+    predictor: Predictor, files: list, window: float, hop: float, as_json: bool, plot_path: str | None
+) -> None:
     """``--timeline``: one JSON object per window with ``--json``, else a table per file.
 
     A file that cannot be read gets a one-line error and the others go on (exit status 1).
@@ -85,8 +123,10 @@ def _timelines(predictor: Predictor, files: list, window: float, hop: float, as_
             for w in result.windows:
                 top = {v: getattr(w, v)[0] for v in ("audio", "visual", "fused") if getattr(w, v)}
                 agree = "" if w.agreement is None else f"  agreement {w.agreement:4.2f}"
-                click.echo(f"  {w.start:7.1f}-{w.end:7.1f} s{agree}  "
-                           + "  ".join(f"{v}: {n} ({p:.0%})" for v, (n, p) in top.items()))
+                click.echo(
+                    f"  {w.start:7.1f}-{w.end:7.1f} s{agree}  "
+                    + "  ".join(f"{v}: {n} ({p:.0%})" for v, (n, p) in top.items())
+                )
         if plot_path:
             click.echo(f"plot: {plot_timeline(result, plot_path)}", err=True)
     if failed:

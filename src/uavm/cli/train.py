@@ -14,8 +14,9 @@ OVERRIDES_HELP = "Settings as key=value (model sizes as model.key=value), applie
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
-              help="Recipe YAML (e.g. recipes/vggsound/uavm.yaml).")
+@click.option(
+    "--recipe", type=click.Path(dir_okay=False), default=None, help="Recipe YAML (e.g. recipes/vggsound/uavm.yaml)."
+)
 @click.option("--out", "out_dir", default=None, help="Output folder (overrides out_dir).")
 @click.option("--resume", is_flag=True, help="Continue the run in the output folder after its last finished epoch.")
 @click.argument("overrides", nargs=-1)
@@ -38,16 +39,33 @@ def train(recipe: str | None, out_dir: str | None, resume: bool, overrides: tupl
 @click.option("--data", required=True, help="Feature store folder or reference datafile (.json).")
 @click.option("--labels", default=None, help="vggsound, audioset or a label CSV (default: by class count).")
 @click.option("--batch-size", type=int, default=256)
-@click.option("--feat-norm/--no-feat-norm", default=None,
-              help="L2-normalise features as in training (default: the run's config.yaml beside CHECKPOINT, else on).")
+@click.option(
+    "--feat-norm/--no-feat-norm",
+    default=None,
+    help="L2-normalise features as in training (default: the run's config.yaml beside CHECKPOINT, else on).",
+)
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N.")
 @click.option("--num-workers", type=int, default=2)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
-@click.option("--export-vggsounder", type=click.Path(dir_okay=False), default=None,
-              help="Write the VGGSounder benchmark pickle (VGGSound models).")
+@click.option(
+    "--export-vggsounder",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the VGGSounder benchmark pickle (VGGSound models).",
+)
 @click.option("--top-k", type=int, default=1, help="Class names listed as predictions in the VGGSounder pickle.")
-def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, feat_norm: bool | None, device: str,
-             num_workers: int, json_out: str | None, export_vggsounder: str | None, top_k: int) -> None:
+def evaluate(
+    checkpoint: str,
+    data: str,
+    labels: str | None,
+    batch_size: int,
+    feat_norm: bool | None,
+    device: str,
+    num_workers: int,
+    json_out: str | None,
+    export_vggsounder: str | None,
+    top_k: int,
+) -> None:
     """Evaluate CHECKPOINT audio-only, visual-only and audio+visual on --data."""
     import torch
 
@@ -64,16 +82,24 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
     model = load_model(checkpoint)
     label_set = load_labels(labels or _labels_for(model.config.num_classes))
     if len(label_set) != model.config.num_classes:
-        raise ConfigError(f"{checkpoint}: the model has {model.config.num_classes} classes, "
-                          f"the labels {len(label_set)}")
+        raise ConfigError(
+            f"{checkpoint}: the model has {model.config.num_classes} classes, the labels {len(label_set)}"
+        )
     if feat_norm is None:
         feat_norm = _run_setting(Path(checkpoint), "feat_norm", True)
     dev = resolve_device(device)
     dataset = open_dataset(data, label_set, model.config.seq_len)
     check_input_widths(model.config, dataset, checkpoint, data)
-    result = run_eval(model.to(dev), dataset, batch_size=batch_size, feat_norm=feat_norm, device=dev,
-                      num_workers=num_workers, bf16=use_bf16(dev, None) and torch.cuda.is_bf16_supported(),
-                      progress=True)
+    result = run_eval(
+        model.to(dev),
+        dataset,
+        batch_size=batch_size,
+        feat_norm=feat_norm,
+        device=dev,
+        num_workers=num_workers,
+        bf16=use_bf16(dev, None) and torch.cuda.is_bf16_supported(),
+        progress=True,
+    )
     metrics = summary(result)
     click.echo(f"{'':>6} {'acc':>8} {'mAP':>8} {'mAUC':>8} {'d_prime':>8}   ({len(dataset)} clips)")
     for m in VIEWS:
@@ -88,15 +114,27 @@ def evaluate(checkpoint: str, data: str, labels: str | None, batch_size: int, fe
 @click.command(context_settings={"show_default": True})
 @click.argument("name", type=click.Choice(["vggsound-released"]))
 @click.option("--root", default="data/vggsound-released", help="Folder for downloads, features and stores.")
-@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
-              help="Training recipe (default: the paper's VGGSound UAVM recipe).")
+@click.option(
+    "--recipe",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Training recipe (default: the paper's VGGSound UAVM recipe).",
+)
 @click.option("--mirror", default=None, help="Fetch the released files from <mirror>/<file name> instead.")
 @click.option("--keep-downloads", is_flag=True, help="Keep the zip archives after unpacking.")
 @click.option("--prepare-only", is_flag=True, help="Stop after packing the stores.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted training run.")
 @click.argument("overrides", nargs=-1)
-def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_downloads: bool, prepare_only: bool,
-           resume: bool, overrides: tuple[str, ...]) -> None:
+def recipe(
+    name: str,
+    root: str,
+    recipe: str | None,
+    mirror: str | None,
+    keep_downloads: bool,
+    prepare_only: bool,
+    resume: bool,
+    overrides: tuple[str, ...],
+) -> None:
     """Run a named end-to-end recipe; vggsound-released: download the released features, pack them, train."""
     import os
 
@@ -106,17 +144,23 @@ def recipe(name: str, root: str, recipe: str | None, mirror: str | None, keep_do
     from ..train.trainer import train as run_training
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):
-        raise ConfigError(f"{root}: not prepared; run `uavm recipe {name} --root {root} --prepare-only` "
-                          "once (one process) before training under torchrun")
-    prepared = prepare_vggsound_released(root, mirror=mirror, keep_downloads=keep_downloads,
-                                         progress=int(os.environ.get("RANK", "0")) == 0)
+        raise ConfigError(
+            f"{root}: not prepared; run `uavm recipe {name} --root {root} --prepare-only` "
+            "once (one process) before training under torchrun"
+        )
+    prepared = prepare_vggsound_released(
+        root, mirror=mirror, keep_downloads=keep_downloads, progress=int(os.environ.get("RANK", "0")) == 0
+    )
     for split in prepared.stores:
         click.echo(f"{split}: {prepared.stores[split]} ({prepared.missing[split]} clips without features skipped)")
     if prepare_only:
         return
     values = load_recipe(recipe) if recipe else dict(PAPER_RECIPE)
-    values.update(train=str(prepared.stores["train"]), test=str(prepared.stores["test"]),
-                  out_dir=str(Path(root) / "runs" / "uavm"))
+    values.update(
+        train=str(prepared.stores["train"]),
+        test=str(prepared.stores["test"]),
+        out_dir=str(Path(root) / "runs" / "uavm"),
+    )
     config = build_config(apply_overrides(values, list(overrides)))
     try:
         _report(run_training(config, resume=resume))

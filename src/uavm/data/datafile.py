@@ -55,12 +55,12 @@ class DataEntry:
 def parse_entry(item: Any, where: str) -> DataEntry:
     """A :class:`DataEntry` from one JSON item; ``where`` names it in errors."""
     if not isinstance(item, dict) or "labels" not in item:
-        raise UAVMError(f"{where}: an entry needs a \"labels\" field")
+        raise UAVMError(f'{where}: an entry needs a "labels" field')
     labels = item["labels"]
     if isinstance(labels, str):
         labels = [m for m in labels.split(",") if m]
     elif not isinstance(labels, list):
-        raise UAVMError(f"{where}: \"labels\" must be a comma-separated string or a list")
+        raise UAVMError(f'{where}: "labels" must be a comma-separated string or a list')
     paths = {k: (None if item.get(k) is None else str(item[k])) for k in PATH_KEYS}
     extra = {k: v for k, v in item.items() if k != "labels" and k not in PATH_KEYS}
     return DataEntry(labels=[str(m) for m in labels], extra=extra, **paths)
@@ -77,7 +77,7 @@ def read_datafile(path: str | Path) -> list[DataEntry]:
     except json.JSONDecodeError as exc:
         raise UAVMError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise UAVMError(f"{path}: a datafile is a JSON object with a \"data\" list")
+        raise UAVMError(f'{path}: a datafile is a JSON object with a "data" list')
     return [parse_entry(item, f"{path} entry {i}") for i, item in enumerate(doc["data"])]
 
 
@@ -87,7 +87,10 @@ def write_datafile(path: str | Path, entries: list[DataEntry]) -> None:
 
 
 def rewrite_paths(
-    entries: list[DataEntry], *, afeat_dir: str | Path | None = None, vfeat_dir: str | Path | None = None,
+    entries: list[DataEntry],
+    *,
+    afeat_dir: str | Path | None = None,
+    vfeat_dir: str | Path | None = None,
     source: str | Path | None = None,
 ) -> list[DataEntry]:
     """Point ``afeat`` / ``vfeat`` at ``<dir>/<clip_id>.npy`` (the reference's released layout).
@@ -113,8 +116,10 @@ def feature_file(folder: str | Path, clip_id: str, source: str | Path | None = N
     target = os.path.abspath(os.path.join(base, f"{clip_id}.npy"))
     if os.path.isabs(clip_id) or "\0" in clip_id or os.path.commonpath([base, target]) != base:
         where = f"{source}: " if source is not None else ""
-        raise ConfigError(f"{where}video_id {clip_id!r} names a file outside the features folder {folder}; "
-                          "a video_id must not contain '..' components or start with '/'")
+        raise ConfigError(
+            f"{where}video_id {clip_id!r} names a file outside the features folder {folder}; "
+            "a video_id must not contain '..' components or start with '/'"
+        )
     return Path(folder) / f"{clip_id}.npy"
 
 

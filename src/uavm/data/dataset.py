@@ -145,15 +145,19 @@ class DatafileDataset(FeatureDataset):
                 continue
             shape = npy_shape(path)
             if len(shape) != 2:
-                raise MediaError(path, f"expected a [frames, dim] feature array, got shape {shape} "
-                                       f"({self.datafile} entry {i})")
+                raise MediaError(
+                    path, f"expected a [frames, dim] feature array, got shape {shape} ({self.datafile} entry {i})"
+                )
             if width is None:
                 width = (shape[1], path)
             elif shape[1] != width[0]:
-                raise MediaError(path, f"features of width {shape[1]}, but {width[1]} (the first "
-                                       f"{'audio' if modality == 'a' else 'visual'} file of {self.datafile}) has "
-                                       f"{width[0]}; every clip's features must come from the same encoder "
-                                       f"({self.datafile} entry {i})")
+                raise MediaError(
+                    path,
+                    f"features of width {shape[1]}, but {width[1]} (the first "
+                    f"{'audio' if modality == 'a' else 'visual'} file of {self.datafile}) has "
+                    f"{width[0]}; every clip's features must come from the same encoder "
+                    f"({self.datafile} entry {i})",
+                )
 
     def load(self, clip: int, modality: str) -> np.ndarray:
         """One clip's feature file as stored (``[frames, dim]``)."""
@@ -202,9 +206,11 @@ def check_input_widths(model_config: Any, dataset: FeatureDataset, model_name: s
             continue  # that modality is absent: the readers report it themselves
         if want is not None and have != want:
             kind = "audio" if m == "a" else "visual"
-            raise ConfigError(f"{model_name} takes {kind} features of width {want}, but {data_name} holds width "
-                              f"{have}: use features made with the encoders the model was trained on "
-                              "(`uavm info MODEL` names them), or train a model on these features")
+            raise ConfigError(
+                f"{model_name} takes {kind} features of width {want}, but {data_name} holds width "
+                f"{have}: use features made with the encoders the model was trained on "
+                "(`uavm info MODEL` names them), or train a model on these features"
+            )
 
 
 class SubsetDataset(FeatureDataset):
@@ -328,9 +334,7 @@ class TrainBatches(torch.utils.data.Dataset):
                 batch[m] = augment_features(x, px, aug, self.augment.feat_norm)
         own = [self.dataset.label_indices[i] for i in indices]
         other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
-        batch["targets"] = make_targets(
-            own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam
-        )
+        batch["targets"] = make_targets(own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam)
         return batch
 
 
@@ -340,8 +344,16 @@ class EvalBatches(torch.utils.data.Dataset):
     Item ``i`` is ``{"a", "v": [b, T, D] float32, "targets": [b, C], "index": [b]}``.
     """
 
-    def __init__(self, dataset: FeatureDataset, batch_size: int, *, normalise: bool = True,
-                 start: int = 0, stop: int | None = None, modalities: tuple[str, ...] = MODALITIES):
+    def __init__(
+        self,
+        dataset: FeatureDataset,
+        batch_size: int,
+        *,
+        normalise: bool = True,
+        start: int = 0,
+        stop: int | None = None,
+        modalities: tuple[str, ...] = MODALITIES,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.normalise = normalise

@@ -84,8 +84,10 @@ def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
     first_line: dict[str, int] = {}
     for row in sorted(rows, key=lambda r: r["_line"]):
         if row["mid"] in first_line:
-            raise ConfigError(f"{path} line {row['_line']}: mid {row['mid']!r} is already on line "
-                              f"{first_line[row['mid']]}; each mid must name one class")
+            raise ConfigError(
+                f"{path} line {row['_line']}: mid {row['mid']!r} is already on line "
+                f"{first_line[row['mid']]}; each mid must name one class"
+            )
         first_line[row["mid"]] = row["_line"]
     return LabelSet(
         mids=tuple(r["mid"] for r in rows),

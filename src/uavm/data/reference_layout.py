@@ -89,10 +89,16 @@ def export_reference(store: FeatureStore | str | Path, out_dir: str | Path, data
             vpath = out_dir / "vfeat" / f"{record.clip_id}.npy"
             apath.parent.mkdir(parents=True, exist_ok=True)
             vpath.parent.mkdir(parents=True, exist_ok=True)
-            np.save(apath, audio[k, :record.n_audio].astype(AUDIO_DTYPE))
-            np.save(vpath, visual[k, :record.n_visual].astype(VISUAL_DTYPE))
-            entries.append(DataEntry(labels=list(record.labels), afeat=str(apath.resolve()),
-                                     vfeat=str(vpath.resolve()), extra={"video_id": record.clip_id}))
+            np.save(apath, audio[k, : record.n_audio].astype(AUDIO_DTYPE))
+            np.save(vpath, visual[k, : record.n_visual].astype(VISUAL_DTYPE))
+            entries.append(
+                DataEntry(
+                    labels=list(record.labels),
+                    afeat=str(apath.resolve()),
+                    vfeat=str(vpath.resolve()),
+                    extra={"video_id": record.clip_id},
+                )
+            )
     path = out_dir / datafile_name
     write_datafile(path, entries)
     return path

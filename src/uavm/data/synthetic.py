@@ -18,7 +18,13 @@ from .datafile import DataEntry, write_datafile
 
 
 def synthetic_clips(
-    n: int, *, num_classes: int = 8, dim: int = 16, seq_len: int = 8, noise: float = 1.0, seed: int = 0,
+    n: int,
+    *,
+    num_classes: int = 8,
+    dim: int = 16,
+    seq_len: int = 8,
+    noise: float = 1.0,
+    seed: int = 0,
     prototype_seed: int = 1234,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(classes [n], audio [n, T, D] float32, visual [n, T, D] float16)``; prototypes depend only on
@@ -43,8 +49,14 @@ def write_label_csv(path: str | Path, num_classes: int) -> Path:
 
 
 def write_synthetic(
-    folder: str | Path, sizes: dict[str, int], *, num_classes: int = 8, dim: int = 16, seq_len: int = 8,
-    noise: float = 1.0, seed: int = 0,
+    folder: str | Path,
+    sizes: dict[str, int],
+    *,
+    num_classes: int = 8,
+    dim: int = 16,
+    seq_len: int = 8,
+    noise: float = 1.0,
+    seed: int = 0,
 ) -> dict[str, Path]:
     """Per-clip ``.npy`` features and one reference datafile per split, plus ``labels.csv``.
 

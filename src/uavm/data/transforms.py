@@ -110,9 +110,7 @@ def make_targets(
     return torch.from_numpy(out.astype(np.float32))
 
 
-def augment_features(
-    x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, normalise: bool
-) -> torch.Tensor:
+def augment_features(x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, normalise: bool) -> torch.Tensor:
     """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only.
 
     Both come already rolled in time by ``aug.shift`` (``FeatureDataset.read(..., shifts)`` does it

@@ -38,7 +38,7 @@ def read_clips(datafile: str | Path, labels: LabelSet) -> list[Clip]:
     clips = []
     for i, entry in enumerate(read_datafile(datafile)):
         if not entry.wav:
-            raise UAVMError(f"{datafile} entry {i}: no \"wav\" media path")
+            raise UAVMError(f'{datafile} entry {i}: no "wav" media path')
         where = f"{datafile} entry {i}"
         try:
             indices = tuple(labels.indices(entry.labels))
@@ -61,8 +61,9 @@ class WaveformClips(torch.utils.data.Dataset):
     unmixed.
     """
 
-    def __init__(self, clips: list[Clip], num_classes: int, target_frames: int, sample_rate: int,
-                 label_smoothing: float = 0.0):
+    def __init__(
+        self, clips: list[Clip], num_classes: int, target_frames: int, sample_rate: int, label_smoothing: float = 0.0
+    ):
         self.clips = clips
         self.num_classes = num_classes
         self.sample_rate = sample_rate
@@ -92,8 +93,7 @@ class WaveformClips(torch.utils.data.Dataset):
                 problem = (str(self.clips[partner].path), str(exc))
                 partner = -1
         partner_labels = [self.clips[partner].labels if partner >= 0 else None]
-        target = make_targets([clip.labels], self.num_classes, self.label_smoothing, partner_labels,
-                              np.array([lam]))[0]
+        target = make_targets([clip.labels], self.num_classes, self.label_smoothing, partner_labels, np.array([lam]))[0]
         return {"waveform": waveform[: self.max_samples].float(), "target": target, "problem": problem}
 
 
@@ -116,8 +116,13 @@ def collate_waveforms(items: list[dict[str, Any]]) -> dict[str, Any]:
     batch = torch.zeros(len(good), int(lengths.max()))
     for row, it in enumerate(good):
         batch[row, : len(it["waveform"])] = it["waveform"]
-    return {"waveforms": batch, "lengths": lengths, "targets": torch.stack([it["target"] for it in good]),
-            "kept": torch.tensor(kept), "problems": problems}
+    return {
+        "waveforms": batch,
+        "lengths": lengths,
+        "targets": torch.stack([it["target"] for it in good]),
+        "kept": torch.tensor(kept),
+        "problems": problems,
+    }
 
 
 def split_holdout(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:

@@ -67,7 +67,7 @@ def _frames(rng: np.random.Generator, colour: tuple[int, int, int], n: int, widt
         frame = np.clip(field + rng.normal(0, 20, (height, width, 3)), 0, 255)
         x = int(np.clip(x0 + vx * t, 0, width - side))
         y = int(np.clip(y0 + vy * t, 0, height - side))
-        frame[y:y + side, x:x + side] = grey
+        frame[y : y + side, x : x + side] = grey
         video[t] = frame
     return video
 
@@ -88,7 +88,7 @@ def _audio(rng: np.random.Generator, sound: str, seconds: float, rate: int) -> n
         burst = np.exp(-np.arange(200) / 30) * rng.uniform(-1, 1, 200)
         signal = np.zeros(n)
         for start in range(int(rng.integers(0, period)), n - 200, period):
-            signal[start:start + 200] += burst
+            signal[start : start + 200] += burst
     onset = rng.uniform(0, seconds * 0.15)
     envelope = ((t >= onset) & (t < onset + rng.uniform(0.7, 0.85) * seconds)).astype(np.float64)
     mixed = rng.uniform(0.2, 0.4) * envelope * signal + rng.uniform(0.0002, 0.0008) * rng.standard_normal(n)
@@ -112,7 +112,7 @@ def write_clip(path: Path, video: np.ndarray, audio: np.ndarray | None, fps: int
         if astream is not None:
             chunk = 1024
             for start in range(0, audio.size, chunk):
-                block = audio[start:start + chunk][None, :]
+                block = audio[start : start + chunk][None, :]
                 frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
                 frame.sample_rate = rate
                 frame.pts = start
@@ -121,9 +121,18 @@ def write_clip(path: Path, video: np.ndarray, audio: np.ndarray | None, fps: int
             container.mux(astream.encode())
 
 
-def make_demo_dataset(out: str | Path, n_classes: int = 8, clips_per_class: int = 20, seconds: float = 4.0,
-                      width: int = 96, height: int = 72, fps: int = 12, sample_rate: int = 16000,
-                      seed: int = 0, progress: bool = True) -> dict[str, Path]:
+def make_demo_dataset(
+    out: str | Path,
+    n_classes: int = 8,
+    clips_per_class: int = 20,
+    seconds: float = 4.0,
+    width: int = 96,
+    height: int = 72,
+    fps: int = 12,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Path]:
     """Write the dataset under ``out``: ``clips/*.mp4``, ``labels.csv`` and one manifest per split.
 
     Manifests are CSV files with columns ``path,id,labels`` (label mids). Returns
@@ -147,7 +156,9 @@ def make_demo_dataset(out: str | Path, n_classes: int = 8, clips_per_class: int 
             video = _frames(rng, COLOURS[c.colour], int(seconds * fps), width, height)
             write_clip(path, video, _audio(rng, c.sound, seconds, sample_rate), fps, sample_rate)
         fraction = i / clips_per_class
-        split = "train" if fraction < SPLITS["train"] else "val" if fraction < SPLITS["train"] + SPLITS["val"] else "test"
+        split = (
+            "train" if fraction < SPLITS["train"] else "val" if fraction < SPLITS["train"] + SPLITS["val"] else "test"
+        )
         rows[split].append((str(path.relative_to(out)), clip_id, c.mid))
     paths: dict[str, Path] = {"labels": out / "labels.csv"}
     for split, split_rows in rows.items():

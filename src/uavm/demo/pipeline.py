@@ -74,8 +74,14 @@ def run_demo(out_dir: str | Path, options: DemoOptions | None = None) -> DemoRes
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    data = make_demo_dataset(out / "data", n_classes=opts.n_classes, clips_per_class=opts.clips_per_class,
-                             seconds=opts.seconds, seed=opts.seed, progress=opts.progress)
+    data = make_demo_dataset(
+        out / "data",
+        n_classes=opts.n_classes,
+        clips_per_class=opts.clips_per_class,
+        seconds=opts.seconds,
+        seed=opts.seed,
+        progress=opts.progress,
+    )
     seconds["generate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -84,9 +90,13 @@ def run_demo(out_dir: str | Path, options: DemoOptions | None = None) -> DemoRes
     stores = {}
     for split in SPLITS:
         stores[split] = out / "features" / split
-        report = extract(read_inputs(data[split]), stores[split], extractor,
-                         ExtractOptions(workers=opts.workers, progress=opts.progress),
-                         labels=labels)
+        report = extract(
+            read_inputs(data[split]),
+            stores[split],
+            extractor,
+            ExtractOptions(workers=opts.workers, progress=opts.progress),
+            labels=labels,
+        )
         if report.failures:
             raise UAVMError(f"demo extraction failed for {report.failures} clips: {report.store}/failures.csv")
     seconds["extract"] = time.perf_counter() - t
@@ -99,8 +109,9 @@ def run_demo(out_dir: str | Path, options: DemoOptions | None = None) -> DemoRes
     analyses = {}
     if opts.analyses:
         for arch in ("unified", "independent"):
-            analyses[arch] = _analyse(runs[arch].best_model, stores["test"], data["labels"], out / "analysis" / arch,
-                                      opts)
+            analyses[arch] = _analyse(
+                runs[arch].best_model, stores["test"], data["labels"], out / "analysis" / arch, opts
+            )
     seconds["analyse"] = time.perf_counter() - t
 
     test = {arch: _test_row(run) for arch, run in runs.items()}
@@ -114,11 +125,27 @@ def _train(arch: str, stores: dict[str, Path], labels: Path, out: Path, opts: De
     from ..train.trainer import train
 
     config = TrainConfig(
-        train=str(stores["train"]), val=str(stores["val"]), test=str(stores["test"]), labels=str(labels),
-        out_dir=str(out), model={"arch": arch, "embed_dim": opts.embed_dim, "num_heads": opts.num_heads,
-                                 "depth_i": opts.depth_i, "depth_s": opts.depth_s},
-        lr=opts.lr, batch_size=opts.batch_size, epochs=opts.epochs, lr_start=opts.epochs // 2,
-        lr_step=max(1, opts.epochs // 4), num_workers=0, eval_batch_size=64, seed=opts.seed, device="cpu",
+        train=str(stores["train"]),
+        val=str(stores["val"]),
+        test=str(stores["test"]),
+        labels=str(labels),
+        out_dir=str(out),
+        model={
+            "arch": arch,
+            "embed_dim": opts.embed_dim,
+            "num_heads": opts.num_heads,
+            "depth_i": opts.depth_i,
+            "depth_s": opts.depth_s,
+        },
+        lr=opts.lr,
+        batch_size=opts.batch_size,
+        epochs=opts.epochs,
+        lr_start=opts.epochs // 2,
+        lr_step=max(1, opts.epochs // 4),
+        num_workers=0,
+        eval_batch_size=64,
+        seed=opts.seed,
+        device="cpu",
         progress=opts.progress,
     )
     if out.exists():  # the demo's own folder: a re-run trains afresh
@@ -137,8 +164,9 @@ def _analyse(checkpoint: Path, store: Path, labels: Path, out: Path, opts: DemoO
 
     model = open_model(str(checkpoint))
     batches = open_batches(store, model, labels, batch_size=64)
-    options = AnalysisOptions(seed=opts.seed, tsne_clips=None, tsne_perplexity=10.0, retrieval_per_class=None,
-                              progress=opts.progress)
+    options = AnalysisOptions(
+        seed=opts.seed, tsne_clips=None, tsne_perplexity=10.0, retrieval_per_class=None, progress=opts.progress
+    )
     return run_analyses(model, batches, out, opts.analysis_names, options=options, data_key=f"{checkpoint}:{store}")
 
 
@@ -155,11 +183,14 @@ def _report(out: Path, opts: DemoOptions, test: dict, runs: dict, analyses: dict
         f"layers) were trained for {opts.epochs} epochs; the best epoch was chosen on the validation split."
     )
     results = report.section("Test accuracy (best validation epoch)")
-    rows = [[arch, test[arch]["acc_a"], test[arch]["acc_v"], test[arch]["acc_av"], test[arch]["mAP_av"]]
-            for arch in test]
+    rows = [
+        [arch, test[arch]["acc_a"], test[arch]["acc_v"], test[arch]["acc_av"], test[arch]["mAP_av"]] for arch in test
+    ]
     results.append(Table(["model", "audio acc %", "visual acc %", "fused acc %", "fused mAP %"], rows))
-    results.append("For cross_attention the fusion model sees both modalities; its audio and visual columns come "
-                   "from the same joint model fed one modality with the other set to zeros (see the trainer docs).")
+    results.append(
+        "For cross_attention the fusion model sees both modalities; its audio and visual columns come "
+        "from the same joint model fed one modality with the other set to zeros (see the trainer docs)."
+    )
     for arch, run in runs.items():
         plots = sorted(Path(run.out_dir).glob("*.png"))
         for plot in plots:
@@ -169,8 +200,10 @@ def _report(out: Path, opts: DemoOptions, test: dict, runs: dict, analyses: dict
         for arch, summary in analyses.items():
             probe = summary.get("results", {}).get("probe", {}).get("test_acc")
             if probe:
-                section.append(f"{arch}: modality-probe accuracy per layer "
-                               + ", ".join(f"layer {k}: {100 * v:.0f} %" for k, v in probe.items()))
+                section.append(
+                    f"{arch}: modality-probe accuracy per layer "
+                    + ", ".join(f"layer {k}: {100 * v:.0f} %" for k, v in probe.items())
+                )
             for name in ("probe", "retrieval", "attention_difference", "tsne"):
                 for png in sorted((out / "analysis" / arch).glob(f"{name}*.png")):
                     section.append(Figure(png, f"{arch}: {png.stem.replace('_', ' ')}"))

@@ -37,8 +37,10 @@ class Report:
                 elif isinstance(item, Figure):
                     rel = os.path.relpath(item.path, out_dir)
                     md += [f"![{item.caption}]({rel})", f"*{item.caption}*", ""]
-                    page.append(f'<figure><img src="{html.escape(rel)}" alt="{html.escape(item.caption)}">'
-                                f"<figcaption>{html.escape(item.caption)}</figcaption></figure>")
+                    page.append(
+                        f'<figure><img src="{html.escape(rel)}" alt="{html.escape(item.caption)}">'
+                        f"<figcaption>{html.escape(item.caption)}</figcaption></figure>"
+                    )
                 else:
                     md += [str(item), ""]
                     page.append(f"<p>{html.escape(str(item))}</p>")

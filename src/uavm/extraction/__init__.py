@@ -14,6 +14,14 @@ from .pack import pack_datafile
 from .pipeline import ExtractOptions, ExtractReport, extract
 
 __all__ = [
-    "ClipFeatures", "ClipInput", "Encoders", "ExtractOptions", "FeatureExtractor", "ExtractReport", "extract", "pack_datafile", "read_inputs",
+    "ClipFeatures",
+    "ClipInput",
+    "Encoders",
+    "ExtractOptions",
+    "FeatureExtractor",
+    "ExtractReport",
+    "extract",
+    "pack_datafile",
+    "read_inputs",
     "resolve_encoders",
 ]

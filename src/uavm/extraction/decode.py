@@ -69,8 +69,9 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
         start = time.perf_counter()
         try:
             spec = config.fbank
-            fbank = normalized_fbank(waveform, spec.target_frames, spec.norm_mean, spec.norm_std, spec.sample_rate,
-                                     remove_mean=not centred)
+            fbank = normalized_fbank(
+                waveform, spec.target_frames, spec.norm_mean, spec.norm_std, spec.sample_rate, remove_mean=not centred
+            )
             result.fbank = fbank.numpy().astype(np.float32, copy=False)
         except UAVMError as exc:
             result.problems["audio"] = str(exc)
@@ -78,8 +79,9 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
     return result
 
 
-def _demux(container: av.container.InputContainer, item: ClipInput, config: FeatureSpec,
-           result: DecodedClip) -> tuple[torch.Tensor | None, bool]:
+def _demux(
+    container: av.container.InputContainer, item: ClipInput, config: FeatureSpec, result: DecodedClip
+) -> tuple[torch.Tensor | None, bool]:
     """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``) and whether it is centred.
 
     A waveform cut to what the fbank uses is centred here on the mean of the whole track.
@@ -87,15 +89,24 @@ def _demux(container: av.container.InputContainer, item: ClipInput, config: Feat
     sampler = resampler = None
     if config.visual:
         if video_streams(container):
-            sampler = FrameSampler(container, item.path, fps=config.fps, short_side=config.short_side,
-                                   interpolation=config.interpolation, threads=1, max_frames=config.seq_len)
+            sampler = FrameSampler(
+                container,
+                item.path,
+                fps=config.fps,
+                short_side=config.short_side,
+                interpolation=config.interpolation,
+                threads=1,
+                max_frames=config.seq_len,
+            )
         else:
             result.problems["visual"] = MISSING
     if config.audio:
         if container.streams.audio:
             astream = audio_stream(container, item.path)
-            resampler = MonoResampler(config.fbank.sample_rate, max_samples=samples_for_frames(
-                config.fbank.target_frames, config.fbank.sample_rate))
+            resampler = MonoResampler(
+                config.fbank.sample_rate,
+                max_samples=samples_for_frames(config.fbank.target_frames, config.fbank.sample_rate),
+            )
         else:
             result.problems["audio"] = MISSING
     targets = {}

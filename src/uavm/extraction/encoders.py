@@ -36,8 +36,10 @@ class Encoders:
         """The feature dimension both encoders share."""
         dims = {e.feature_dim for e in (self.audio, self.visual) if e is not None}
         if len(dims) != 1:
-            raise ConfigError(f"the audio and visual encoders give different feature sizes {sorted(dims)}; "
-                              "a store holds one size (choose encoders of the same ConvNeXt width)")
+            raise ConfigError(
+                f"the audio and visual encoders give different feature sizes {sorted(dims)}; "
+                "a store holds one size (choose encoders of the same ConvNeXt width)"
+            )
         return dims.pop()
 
     def to(self, device: torch.device | str) -> Encoders:
@@ -48,8 +50,9 @@ class Encoders:
         return self
 
 
-def resolve_encoders(audio_spec: str | None = DEFAULT_AUDIO_ENCODER,
-                     visual_spec: str | None = DEFAULT_VISUAL_ENCODER) -> Encoders:
+def resolve_encoders(
+    audio_spec: str | None = DEFAULT_AUDIO_ENCODER, visual_spec: str | None = DEFAULT_VISUAL_ENCODER
+) -> Encoders:
     """Both encoders from their specs (see the module doc); at least one modality must remain."""
     audio = resolve_audio_encoder(audio_spec)
     visual = resolve_visual_encoder(visual_spec)
@@ -85,8 +88,9 @@ def _resolve(spec: str | None, kind: type, make_random: Callable[[str], torch.nn
 
 def audio_input_for(encoder: AudioEncoder) -> FbankSpec:
     """The fbank length and statistics the encoder was trained with (VGGSound's when unknown)."""
-    entry = next((e for e in AUDIO_ENCODERS.values() if e.dataset == encoder.dataset),
-                 AUDIO_ENCODERS[DEFAULT_AUDIO_ENCODER])
+    entry = next(
+        (e for e in AUDIO_ENCODERS.values() if e.dataset == encoder.dataset), AUDIO_ENCODERS[DEFAULT_AUDIO_ENCODER]
+    )
     return entry.fbank
 
 

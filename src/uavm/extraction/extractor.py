@@ -63,7 +63,9 @@ class ClipFeatures:
     def notes(self) -> list[str]:
         """One line per modality without features saying why (``"visual: no video track"``)."""
         arrays = dict(zip(LONG_NAMES, (self.audio, self.visual)))
-        return [f"{m}: {describe_problems({m: self.problems.get(m, MISSING)})}" for m in LONG_NAMES if arrays[m] is None]
+        return [
+            f"{m}: {describe_problems({m: self.problems.get(m, MISSING)})}" for m in LONG_NAMES if arrays[m] is None
+        ]
 
 
 class FeatureExtractor:
@@ -77,14 +79,23 @@ class FeatureExtractor:
     :attr:`spec` is the spec the features are actually made with.
     """
 
-    def __init__(self, spec: FeatureSpec | None = None, *, device: str | torch.device | None = None,
-                 bf16: bool | None = None, frame_batch: int = 128, encoders: Encoders | None = None,
-                 encoder_fbank: bool = True):
+    def __init__(
+        self,
+        spec: FeatureSpec | None = None,
+        *,
+        device: str | torch.device | None = None,
+        bf16: bool | None = None,
+        frame_batch: int = 128,
+        encoders: Encoders | None = None,
+        encoder_fbank: bool = True,
+    ):
         spec = (spec or FeatureSpec()).validate()
         self.encoders = encoders if encoders is not None else resolve_encoders(spec.audio_encoder, spec.visual_encoder)
         if (self.encoders.audio is None, self.encoders.visual is None) != (not spec.audio, not spec.visual):
-            raise ConfigError("the encoders given do not match the feature spec: "
-                              f"audio {spec.audio_encoder or 'none'}, visual {spec.visual_encoder or 'none'}")
+            raise ConfigError(
+                "the encoders given do not match the feature spec: "
+                f"audio {spec.audio_encoder or 'none'}, visual {spec.visual_encoder or 'none'}"
+            )
         if encoder_fbank and self.encoders.audio is not None:
             spec = spec.replace(fbank=self.encoders.audio_input)
         self.spec: FeatureSpec = spec
@@ -134,7 +145,7 @@ class FeatureExtractor:
                 visual = self.encoders.visual.encode(frames, batch_size=self.frame_batch, bf16=self.bf16).numpy()
                 bounds = np.cumsum([0] + [len(batch[i].frames) for i in group])
                 for k, i in enumerate(group):
-                    out[i].visual = visual[bounds[k]:bounds[k + 1]]
+                    out[i].visual = visual[bounds[k] : bounds[k + 1]]
             seconds["visual_net"] = seconds.get("visual_net", 0.0) + time.perf_counter() - t
         return out
 
@@ -150,7 +161,7 @@ class FeatureExtractor:
         items = [as_clip_input(i) for i in items]
         for start in range(0, len(items), batch_size):
             t0 = time.perf_counter()
-            decoded = [self.decode(item) for item in items[start:start + batch_size]]
+            decoded = [self.decode(item) for item in items[start : start + batch_size]]
             t1 = time.perf_counter()
             results = self.encode(decoded)
             t2 = time.perf_counter()

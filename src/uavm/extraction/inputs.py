@@ -26,10 +26,30 @@ from typing import Any
 from ..data.datafile import read_datafile, resolve_entry_path
 from ..errors import ConfigError
 
-MEDIA_SUFFIXES = frozenset({
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".mpg", ".mpeg", ".ts", ".3gp", ".ogv",
-    ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus",
-})
+MEDIA_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".flv",
+        ".wmv",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".3gp",
+        ".ogv",
+        ".wav",
+        ".flac",
+        ".mp3",
+        ".m4a",
+        ".aac",
+        ".ogg",
+        ".opus",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +85,9 @@ def media_in_folder(folder: Path) -> list[Path]:
     listed so that opening it reports what it is (see ``file_problem``).
     """
     return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in MEDIA_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in MEDIA_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
@@ -94,7 +114,7 @@ def _from_json(path: Path) -> list[ClipInput]:
     if isinstance(doc, dict) and "data" in doc:
         return _from_datafile(path)
     if not isinstance(doc, list):
-        raise ConfigError(f"{path}: a JSON manifest is a list of {{path, id, labels}} or a datafile {{\"data\": [...]}}")
+        raise ConfigError(f'{path}: a JSON manifest is a list of {{path, id, labels}} or a datafile {{"data": [...]}}')
     return [_item(obj, path, f"{path} entry {i}") for i, obj in enumerate(doc)]
 
 
@@ -124,5 +144,7 @@ def _check_unique(source: Path, items: list[ClipInput]) -> None:
     repeated = [cid for cid, n in Counter(i.clip_id for i in items).items() if n > 1]
     if repeated:
         shown = ", ".join(repr(c) for c in repeated[:3])
-        raise ConfigError(f"{source}: clip ids must be unique; repeated: {shown}"
-                          + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else ""))
+        raise ConfigError(
+            f"{source}: clip ids must be unique; repeated: {shown}"
+            + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else "")
+        )

@@ -34,8 +34,10 @@ class PackReport:
 
     def summary(self) -> str:
         """One or two human-readable lines."""
-        text = (f"{self.packed} clips packed into {self.store} ({self.already_done} were already there), "
-                f"{self.failures} failed, {self.wall_seconds:.1f} s")
+        text = (
+            f"{self.packed} clips packed into {self.store} ({self.already_done} were already there), "
+            f"{self.failures} failed, {self.wall_seconds:.1f} s"
+        )
         return text + (f"\nfailures and reasons: {self.store / FAILURES}" if self.failures else "")
 
 
@@ -57,9 +59,14 @@ def pack_datafile(
     failures = FailureLog(store / FAILURES)
     start = time.perf_counter()
     dim = _feature_dim(clips)
-    with FeatureStoreWriter(store, seq_len=seq_len, dim=dim, shard_size=shard_size,
-                            label_set=labels.source if labels else None,
-                            metadata={"packed_from": str(Path(datafile).resolve())}) as writer:
+    with FeatureStoreWriter(
+        store,
+        seq_len=seq_len,
+        dim=dim,
+        shard_size=shard_size,
+        label_set=labels.source if labels else None,
+        metadata={"packed_from": str(Path(datafile).resolve())},
+    ) as writer:
         try:
             todo = [c for c in clips if c.clip_id not in writer.done_ids]
             report.already_done = len(clips) - len(todo)
@@ -68,7 +75,9 @@ def pack_datafile(
                 for clip, loaded in _load_all(todo, dim, threads):
                     unknown = [m for m in clip.labels if known is not None and m not in known]
                     if isinstance(loaded, str) or unknown:
-                        reason = loaded if isinstance(loaded, str) else f"label {unknown[0]!r} is not in {labels.source}"
+                        reason = (
+                            loaded if isinstance(loaded, str) else f"label {unknown[0]!r} is not in {labels.source}"
+                        )
                         failures.add(clip.clip_id, clip.afeat or clip.vfeat or "", reason)
                     elif loaded[0] is None and loaded[1] is None:
                         failures.add(clip.clip_id, "", "the entry names no 'afeat' or 'vfeat' file")
@@ -96,9 +105,11 @@ def _feature_dim(clips: list[ReferenceClip]) -> int:
     raise ConfigError("none of the first clips of the datafile has a readable feature file")
 
 
-def _load_all(clips: list[ReferenceClip], dim: int, threads: int
-              ) -> Iterator[tuple[ReferenceClip, tuple[np.ndarray | None, np.ndarray | None] | str]]:
+def _load_all(
+    clips: list[ReferenceClip], dim: int, threads: int
+) -> Iterator[tuple[ReferenceClip, tuple[np.ndarray | None, np.ndarray | None] | str]]:
     """Each clip with its arrays (or the reason they could not be read), in order."""
+
     def load(clip: ReferenceClip) -> tuple[np.ndarray | None, np.ndarray | None] | str:
         try:
             return load_reference_clip(clip, dim)
@@ -108,5 +119,5 @@ def _load_all(clips: list[ReferenceClip], dim: int, threads: int
     with ThreadPoolExecutor(max(1, threads)) as pool:
         chunk = 4 * max(1, threads)
         for start in range(0, len(clips), chunk):
-            part = clips[start:start + chunk]
+            part = clips[start : start + chunk]
             yield from zip(part, pool.map(load, part))

@@ -77,8 +77,10 @@ class ExtractReport:
             f"{self.clips_per_second:.2f} clips/s end to end" + (f"; per clip: {per_clip}" if per_clip else ""),
         ]
         if self.without_audio or self.without_visual:
-            lines.append(f"{self.without_audio} clips have no audio track, {self.without_visual} no video track "
-                         "(kept with the other modality)")
+            lines.append(
+                f"{self.without_audio} clips have no audio track, {self.without_visual} no video track "
+                "(kept with the other modality)"
+            )
         if self.failures:
             lines.append(f"failures and reasons: {self.store / FAILURES}")
         return "\n".join(lines)
@@ -101,8 +103,11 @@ def extract(
     joins the parts once all are complete (see :mod:`.distributed`).
     """
     options = options or ExtractOptions()
-    extractor = features if isinstance(features, FeatureExtractor) else FeatureExtractor(
-        features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
+    extractor = (
+        features
+        if isinstance(features, FeatureExtractor)
+        else FeatureExtractor(features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
+    )
     spec = extractor.spec
     store = Path(store)
     target = store if shard is None else part_path(store, *shard)
@@ -111,9 +116,14 @@ def extract(
     report = ExtractReport(store=target)
     failures = FailureLog(target / FAILURES)
     start = time.perf_counter()
-    with FeatureStoreWriter(target, seq_len=spec.seq_len, dim=extractor.dim, shard_size=options.shard_size,
-                            label_set=labels.source if labels else None,
-                            metadata={**spec.to_dict(), COMPLETE: False}) as writer:
+    with FeatureStoreWriter(
+        target,
+        seq_len=spec.seq_len,
+        dim=extractor.dim,
+        shard_size=options.shard_size,
+        label_set=labels.source if labels else None,
+        metadata={**spec.to_dict(), COMPLETE: False},
+    ) as writer:
         try:
             todo = [item for item in items if item.clip_id not in writer.done_ids]
             report.already_done = len(items) - len(todo)
@@ -132,8 +142,14 @@ def extract(
     return report
 
 
-def _run(writer: FeatureStoreWriter, failures: FailureLog, todo: list[ClipInput], extractor: FeatureExtractor,
-         options: ExtractOptions, report: ExtractReport) -> None:
+def _run(
+    writer: FeatureStoreWriter,
+    failures: FailureLog,
+    todo: list[ClipInput],
+    extractor: FeatureExtractor,
+    options: ExtractOptions,
+    report: ExtractReport,
+) -> None:
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
     with bar:
         for batch in _batches(_decoded(todo, extractor.spec, options.workers), options.batch_size):
@@ -164,8 +180,10 @@ def _check_resumable(store: Path, spec: FeatureSpec) -> None:
     changed = [(k, was, now) for k, was, now in old.differences(spec) if k in manifest.metadata and k != "seq_len"]
     if changed:
         key, was, now = changed[0]
-        raise ConfigError(f"{store}: was extracted with {key} = {was!r}, not {now!r}; "
-                          "use another --out to extract with different settings")
+        raise ConfigError(
+            f"{store}: was extracted with {key} = {was!r}, not {now!r}; "
+            "use another --out to extract with different settings"
+        )
 
 
 def _check_labels(items: list[ClipInput], labels: LabelSet | None, failures: FailureLog) -> list[ClipInput]:

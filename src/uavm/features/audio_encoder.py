@@ -100,8 +100,9 @@ class AudioEncoder(nn.Module):
         return model
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, torch.Tensor], dataset: str | None = None,
-                        source: str = "state_dict") -> AudioEncoder:
+    def from_state_dict(
+        cls, state: Mapping[str, torch.Tensor], dataset: str | None = None, source: str = "state_dict"
+    ) -> AudioEncoder:
         """Build from torchvision-style, reference (``module.model.0...``) or our own keys; sizes read off the shapes."""
         state = canonical_state_dict(state, source)
         size = infer_size(state)
@@ -112,8 +113,9 @@ class AudioEncoder(nn.Module):
             )
         if HEAD not in state:
             raise CheckpointError(f"{source}: no classifier weight '{HEAD}'")
-        return build_loaded(lambda: cls(size, int(state[HEAD].shape[0]), dataset), state, source,
-                            f"ConvNeXt-{size} audio encoder")
+        return build_loaded(
+            lambda: cls(size, int(state[HEAD].shape[0]), dataset), state, source, f"ConvNeXt-{size} audio encoder"
+        )
 
     @classmethod
     def from_checkpoint(cls, path_or_name: str | Path, map_location: str | torch.device = "cpu") -> AudioEncoder:
@@ -130,8 +132,12 @@ class AudioEncoder(nn.Module):
 
     def save(self, path: str | Path) -> Path:
         """Write the weights as safetensors (atomically) with the size, classes and dataset as metadata."""
-        metadata = {"format": FORMAT, "size": self.size, "num_classes": str(self.num_classes),
-                    "dataset": self.dataset or ""}
+        metadata = {
+            "format": FORMAT,
+            "size": self.size,
+            "num_classes": str(self.num_classes),
+            "dataset": self.dataset or "",
+        }
         return save_weights(path, self.state_dict(), metadata)
 
 
@@ -143,9 +149,9 @@ def canonical_state_dict(state: Mapping[str, torch.Tensor], source: str = "state
             raise CheckpointError(f"{source}: entry {key!r} is not a tensor")
         name = key.removeprefix("module.")
         if name.startswith("model.0."):
-            name = "features." + name[len("model.0."):]
+            name = "features." + name[len("model.0.") :]
         elif name.startswith("model.2."):
-            name = "classifier." + name[len("model.2."):]
+            name = "classifier." + name[len("model.2.") :]
         renamed[name] = value
     if STEM not in renamed:
         raise CheckpointError(f"{source}: not an audio-encoder checkpoint (no ConvNeXt stem weight)")

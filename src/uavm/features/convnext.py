@@ -33,7 +33,6 @@ def imagenet_name(size: str) -> str:
     return f"convnext_{_check_size(size)}_imagenet"
 
 
-
 def feature_dim(size: str) -> int:
     """Channels of the last stage (the feature dimension): 768 tiny/small, 1024 base, 1536 large."""
     return SIZES[_check_size(size)][0] * 8
@@ -51,11 +50,7 @@ def infer_size(state_dict: Mapping[str, torch.Tensor], prefix: str = "features."
     if stem is None:
         raise CheckpointError(f"no ConvNeXt stem '{prefix}0.0.weight' in the state_dict")
     width = stem.shape[0]
-    blocks = {
-        key[len(f"{prefix}5."):].split(".")[0]
-        for key in state_dict
-        if key.startswith(f"{prefix}5.")
-    }
+    blocks = {key[len(f"{prefix}5.") :].split(".")[0] for key in state_dict if key.startswith(f"{prefix}5.")}
     depth = len(blocks)
     for size, (w, d) in SIZES.items():
         if (w, d) == (width, depth):
@@ -75,8 +70,10 @@ def convert_torchvision(entry: PretrainedCfg, released: Path, dest: Path) -> Non
     size = infer_size(state)
     stem = state["features.0.0.weight"]
     if size != getattr(entry, "size", size) or stem.shape[1] != 3:
-        raise CheckpointError(f"{released}: a {stem.shape[1]}-channel ConvNeXt-{size}, "
-                              f"not the RGB ConvNeXt-{entry.size} {entry.name} names")
+        raise CheckpointError(
+            f"{released}: a {stem.shape[1]}-channel ConvNeXt-{size}, "
+            f"not the RGB ConvNeXt-{entry.size} {entry.name} names"
+        )
     save_weights(dest, state, {"format": TORCHVISION_FORMAT, "size": size})
 
 

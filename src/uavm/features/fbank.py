@@ -98,8 +98,18 @@ def fbank(
         noise = torch.randn(frames.shape, generator=generator, dtype=frames.dtype, device=source)
         frames = frames + dither * noise.to(frames.device)
     win = window(window_type, window_size, blackman_coeff, frames.device, frames.dtype)
-    banks = mel_banks(num_mel_bins, padded_size, float(sample_rate), low_freq, high_freq,
-                      vtln_low, vtln_high, vtln_warp, frames.device, frames.dtype).T.contiguous()
+    banks = mel_banks(
+        num_mel_bins,
+        padded_size,
+        float(sample_rate),
+        low_freq,
+        high_freq,
+        vtln_low,
+        vtln_high,
+        vtln_warp,
+        frames.device,
+        frames.dtype,
+    ).T.contiguous()
 
     def compute(chunk: torch.Tensor) -> torch.Tensor:
         """Features of frames ``[..., W]``: the whole Kaldi chain, written to avoid extra passes over memory."""
@@ -140,7 +150,7 @@ def fbank(
         out = frames.new_empty(*frames.shape[:-1], num_bins)
         for row in range(frames.shape[0]):
             for start in range(0, frames.shape[1], CPU_CHUNK_FRAMES):
-                out[row, start:start + CPU_CHUNK_FRAMES] = compute(frames[row, start:start + CPU_CHUNK_FRAMES])
+                out[row, start : start + CPU_CHUNK_FRAMES] = compute(frames[row, start : start + CPU_CHUNK_FRAMES])
     else:
         out = compute(frames)
     if subtract_mean:
@@ -165,8 +175,13 @@ def frame_geometry(
     return window_size, window_shift, padded
 
 
-def num_frames(num_samples: int, sample_rate: float = 16000, frame_length: float = 25.0,
-               frame_shift: float = 10.0, snip_edges: bool = True) -> int:
+def num_frames(
+    num_samples: int,
+    sample_rate: float = 16000,
+    frame_length: float = 25.0,
+    frame_shift: float = 10.0,
+    snip_edges: bool = True,
+) -> int:
     """How many frames :func:`fbank` returns for a clip of ``num_samples`` samples (0 if too short)."""
     window_size, window_shift, _ = frame_geometry(sample_rate, frame_length, frame_shift)
     if num_samples < window_size:
@@ -176,8 +191,9 @@ def num_frames(num_samples: int, sample_rate: float = 16000, frame_length: float
     return (num_samples + window_shift // 2) // window_shift
 
 
-def samples_for_frames(frames: int, sample_rate: float = 16000, frame_length: float = 25.0,
-                       frame_shift: float = 10.0) -> int:
+def samples_for_frames(
+    frames: int, sample_rate: float = 16000, frame_length: float = 25.0, frame_shift: float = 10.0
+) -> int:
     """The fewest samples that give ``frames`` frames (snip_edges): longer clips can be cut to this."""
     window_size, window_shift, _ = frame_geometry(sample_rate, frame_length, frame_shift)
     return window_size + (frames - 1) * window_shift
@@ -239,8 +255,13 @@ def normalized_fbank(
     return features[0] if single else features
 
 
-def window(window_type: str, size: int, blackman_coeff: float = 0.42,
-           device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def window(
+    window_type: str,
+    size: int,
+    blackman_coeff: float = 0.42,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Kaldi's analysis window of ``size`` samples (symmetric forms)."""
     return _window(window_type, size, blackman_coeff, str(device), dtype)
 
@@ -291,14 +312,33 @@ def mel_banks(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Triangular mel filters ``[num_bins, fft_size // 2 + 1]`` (the Nyquist column is zero, as in Kaldi)."""
-    return _mel_banks(num_bins, fft_size, float(sample_rate), float(low_freq), float(high_freq),
-                      float(vtln_low), float(vtln_high), float(vtln_warp), str(device), dtype)
+    return _mel_banks(
+        num_bins,
+        fft_size,
+        float(sample_rate),
+        float(low_freq),
+        float(high_freq),
+        float(vtln_low),
+        float(vtln_high),
+        float(vtln_warp),
+        str(device),
+        dtype,
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def _mel_banks(num_bins: int, fft_size: int, sample_rate: float, low_freq: float, high_freq: float,
-               vtln_low: float, vtln_high: float, vtln_warp: float, device: str,
-               dtype: torch.dtype) -> torch.Tensor:
+def _mel_banks(
+    num_bins: int,
+    fft_size: int,
+    sample_rate: float,
+    low_freq: float,
+    high_freq: float,
+    vtln_low: float,
+    vtln_high: float,
+    vtln_warp: float,
+    device: str,
+    dtype: torch.dtype,
+) -> torch.Tensor:
     if num_bins <= 3:
         raise ValueError("num_mel_bins must be at least 4")
     nyquist = 0.5 * sample_rate
@@ -308,8 +348,9 @@ def _mel_banks(num_bins: int, fft_size: int, sample_rate: float, low_freq: float
         raise ValueError(f"bad mel range low_freq={low_freq} high_freq={high_freq} for nyquist {nyquist}")
     if vtln_high < 0.0:
         vtln_high += nyquist
-    if vtln_warp != 1.0 and not (low_freq < vtln_low < high_freq and 0.0 < vtln_high < high_freq
-                                 and vtln_low < vtln_high):
+    if vtln_warp != 1.0 and not (
+        low_freq < vtln_low < high_freq and 0.0 < vtln_high < high_freq and vtln_low < vtln_high
+    ):
         raise ValueError(f"bad VTLN cutoffs vtln_low={vtln_low} vtln_high={vtln_high}")
 
     mel_low, mel_high = mel_scale(low_freq), mel_scale(high_freq)
@@ -337,8 +378,9 @@ def _mel_banks(num_bins: int, fft_size: int, sample_rate: float, low_freq: float
     return weights.to(device=device, dtype=dtype)
 
 
-def _vtln_warp_mel(vtln_low: float, vtln_high: float, low_freq: float, high_freq: float,
-                   warp: float, mel: torch.Tensor) -> torch.Tensor:
+def _vtln_warp_mel(
+    vtln_low: float, vtln_high: float, low_freq: float, high_freq: float, warp: float, mel: torch.Tensor
+) -> torch.Tensor:
     """Kaldi's piecewise-linear VTLN frequency warp, applied to mel values."""
     freq = inverse_mel_scale(mel)
     lower = vtln_low * max(1.0, warp)

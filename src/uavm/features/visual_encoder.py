@@ -37,8 +37,9 @@ class VisualEncoder(nn.Module):
         self.size = size
         # not in the state_dict: made on the CPU even when the weights are built on the meta device
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device="cpu").view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD, device="cpu").view(1, 3, 1, 1) + STD_EPS,
-                             persistent=False)
+        self.register_buffer(
+            "std", torch.tensor(IMAGENET_STD, device="cpu").view(1, 3, 1, 1) + STD_EPS, persistent=False
+        )
         self.eval()
 
     @property
@@ -77,7 +78,7 @@ class VisualEncoder(nn.Module):
             self.to(memory_format=torch.channels_last)
         out = []
         for start in range(0, frames.shape[0], batch_size):
-            x = self.normalize(frames[start:start + batch_size])
+            x = self.normalize(frames[start : start + batch_size])
             if fast:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast):

@@ -79,11 +79,15 @@ class MonoResampler:
     def _build(self, frame: av.AudioFrame) -> av.filter.Graph:
         graph = av.filter.Graph()
         time_base = frame.time_base or Fraction(1, frame.sample_rate)
-        source = graph.add("abuffer", sample_rate=str(frame.sample_rate), sample_fmt=frame.format.name,
-                           channel_layout=frame.layout.name, time_base=str(time_base))
+        source = graph.add(
+            "abuffer",
+            sample_rate=str(frame.sample_rate),
+            sample_fmt=frame.format.name,
+            channel_layout=frame.layout.name,
+            time_base=str(time_base),
+        )
         resample = graph.add("aresample", internal_sample_fmt=internal_sample_format(frame.format.name))
-        convert = graph.add("aformat", sample_fmts="s16", sample_rates=str(self.sample_rate),
-                            channel_layouts="mono")
+        convert = graph.add("aformat", sample_fmts="s16", sample_rates=str(self.sample_rate), channel_layouts="mono")
         sink = graph.add("abuffersink")
         source.link_to(resample)
         resample.link_to(convert)
@@ -105,7 +109,7 @@ class MonoResampler:
             self._sum += int(samples.sum(dtype=np.int64))
             self._count += len(samples)
             if self.max_samples is not None:
-                samples = samples[:max(self.max_samples - self._kept, 0)]
+                samples = samples[: max(self.max_samples - self._kept, 0)]
             if len(samples):
                 self._chunks.append(samples)
                 self._kept += len(samples)

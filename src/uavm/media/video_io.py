@@ -52,8 +52,16 @@ from ..errors import MediaError, NoVideoTrackError
 
 # swscale algorithms accepted by FFmpeg's scale filter (``flags=``)
 INTERPOLATIONS = (
-    "bicubic", "bilinear", "fast_bilinear", "neighbor", "area", "bicublin",
-    "gauss", "sinc", "lanczos", "spline",
+    "bicubic",
+    "bilinear",
+    "fast_bilinear",
+    "neighbor",
+    "area",
+    "bicublin",
+    "gauss",
+    "sinc",
+    "lanczos",
+    "spline",
 )
 
 # The largest long side / short side of a frame that is scaled to ``short_side``: the scaled long
@@ -88,8 +96,15 @@ def load_frames(
     :class:`~uavm.errors.MediaError` for one that cannot be opened or decoded.
     """
     with open_media(path) as container:
-        return decode_frames(container, path, fps=fps, short_side=short_side,
-                             interpolation=interpolation, threads=threads, max_frames=max_frames)
+        return decode_frames(
+            container,
+            path,
+            fps=fps,
+            short_side=short_side,
+            interpolation=interpolation,
+            threads=threads,
+            max_frames=max_frames,
+        )
 
 
 def open_media(path: str | Path) -> av.container.InputContainer:
@@ -147,8 +162,15 @@ def decode_frames(
 
     The container is read from where it stands (freshly opened: the start) to the end of the file.
     """
-    sampler = FrameSampler(container, path_for_errors, fps=fps, short_side=short_side,
-                           interpolation=interpolation, threads=threads, max_frames=max_frames)
+    sampler = FrameSampler(
+        container,
+        path_for_errors,
+        fps=fps,
+        short_side=short_side,
+        interpolation=interpolation,
+        threads=threads,
+        max_frames=max_frames,
+    )
     try:
         for frame in container.decode(sampler.stream):
             sampler.push(frame)
@@ -222,8 +244,9 @@ class FrameSampler:
         frame.pts = pts - self._offset
         if self._graph is None:
             self._check_geometry(frame)
-            self._graph = _build_graph(frame, self.stream.time_base, self.fps, self.short_side,
-                                       self.interpolation, self.threads)
+            self._graph = _build_graph(
+                frame, self.stream.time_base, self.fps, self.short_side, self.interpolation, self.threads
+            )
         self._graph.push(frame)
         _drain(self._graph, self._frames, self.max_frames)
 
@@ -251,9 +274,12 @@ class FrameSampler:
         w, h = frame.width, frame.height
         if min(w, h) < 1 or max(w, h) > MAX_ASPECT_RATIO * min(w, h):
             long_side = max(w, h) * self.short_side // max(min(w, h), 1)
-            raise MediaError(self.path, f"frame size {w}x{h} is refused: scaling its short side to {self.short_side} px "
-                                        f"would make the long side {long_side} px, over the bound of "
-                                        f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)")
+            raise MediaError(
+                self.path,
+                f"frame size {w}x{h} is refused: scaling its short side to {self.short_side} px "
+                f"would make the long side {long_side} px, over the bound of "
+                f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)",
+            )
 
     def finish(self) -> torch.Tensor:
         """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
@@ -288,17 +314,23 @@ def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]], limit: 
 
 
 def _build_graph(
-    frame: av.VideoFrame, time_base: Fraction, fps: float, short_side: int | None,
-    interpolation: str, threads: int,
+    frame: av.VideoFrame,
+    time_base: Fraction,
+    fps: float,
+    short_side: int | None,
+    interpolation: str,
+    threads: int,
 ) -> av.filter.Graph:
     graph = av.filter.Graph()
     if threads:
         graph.threads = threads
-    chain = [graph.add(
-        "buffer",
-        f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}"
-        f":time_base={time_base.numerator}/{time_base.denominator}:pixel_aspect=1/1",
-    )]
+    chain = [
+        graph.add(
+            "buffer",
+            f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}"
+            f":time_base={time_base.numerator}/{time_base.denominator}:pixel_aspect=1/1",
+        )
+    ]
     width, height = frame.width, frame.height
     for name, args in _upright_filters(frame):
         chain.append(graph.add(name, args))

@@ -10,18 +10,41 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ARCHS": "..model_config", "ModelConfig": "..model_config",
-    "CrossAttentionModel": "cross_attention", "IndependentModel": "unified", "UnifiedModel": "unified",
-    "convert": "factory", "build_model": "factory", "create_model": "factory", "load_model": "factory",
-    "infer_config": "checkpoint", "read_model_info": "checkpoint", "save_model": "checkpoint",
-    "REGISTRY": "..registry", "PretrainedCfg": "..registry", "get_pretrained_cfg": "..registry",
+    "ARCHS": "..model_config",
+    "ModelConfig": "..model_config",
+    "CrossAttentionModel": "cross_attention",
+    "IndependentModel": "unified",
+    "UnifiedModel": "unified",
+    "convert": "factory",
+    "build_model": "factory",
+    "create_model": "factory",
+    "load_model": "factory",
+    "infer_config": "checkpoint",
+    "read_model_info": "checkpoint",
+    "save_model": "checkpoint",
+    "REGISTRY": "..registry",
+    "PretrainedCfg": "..registry",
+    "get_pretrained_cfg": "..registry",
     "list_models": "..registry",
 }
 
 __all__ = [  # the keys of _EXPORTS
-    "ARCHS", "REGISTRY", "CrossAttentionModel", "IndependentModel", "ModelConfig", "PretrainedCfg",
-    "UnifiedModel", "build_model", "convert", "create_model", "get_pretrained_cfg", "infer_config",
-    "list_models", "load_model", "read_model_info", "save_model",
+    "ARCHS",
+    "REGISTRY",
+    "CrossAttentionModel",
+    "IndependentModel",
+    "ModelConfig",
+    "PretrainedCfg",
+    "UnifiedModel",
+    "build_model",
+    "convert",
+    "create_model",
+    "get_pretrained_cfg",
+    "infer_config",
+    "list_models",
+    "load_model",
+    "read_model_info",
+    "save_model",
 ]
 
 

@@ -52,8 +52,9 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: invalid model info in metadata ({exc})") from exc
 
 
-def read_checkpoint(path: Path, arch: str | None = None,
-                    num_heads: int | None = None) -> tuple[dict[str, torch.Tensor], ModelConfig]:
+def read_checkpoint(
+    path: Path, arch: str | None = None, num_heads: int | None = None
+) -> tuple[dict[str, torch.Tensor], ModelConfig]:
     """The state_dict (``module.`` stripped) and config of a uavm or reference file.
 
     Our files carry their config; a reference file's is read off its keys (see
@@ -69,8 +70,9 @@ def read_checkpoint(path: Path, arch: str | None = None,
             raise CheckpointError(f"{path}: holds a {config.arch} model, not {arch}")
         return state, config
     try:
-        config = infer_config(state, arch=arch, hint=_arch_from_name(path.name),
-                              num_heads=num_heads or _heads_from_name(path.name) or 4)
+        config = infer_config(
+            state, arch=arch, hint=_arch_from_name(path.name), num_heads=num_heads or _heads_from_name(path.name) or 4
+        )
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     return state, config
@@ -90,11 +92,12 @@ def _heads_from_name(name: str) -> int | None:
 
 
 def _count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:
-    return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
+    return len({k[len(prefix) :].split(".")[0] for k in state if k.startswith(prefix)})
 
 
-def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num_heads: int = 4,
-                 hint: str | None = None) -> ModelConfig:
+def infer_config(
+    state: Mapping[str, torch.Tensor], arch: str | None = None, num_heads: int = 4, hint: str | None = None
+) -> ModelConfig:
     """Read architecture and sizes off a (prefix-stripped) reference state_dict.
 
     The keys decide the architecture; where they cannot (a cross-attention model without
@@ -144,9 +147,16 @@ def infer_config(state: Mapping[str, torch.Tensor], arch: str | None = None, num
         raise CheckpointError(f"the checkpoint holds a {found} model, not {arch}")
     try:
         return ModelConfig(
-            arch=found, embed_dim=int(embed_dim), num_heads=num_heads, depth_i=depth_i, depth_s=depth_s,
-            num_classes=int(num_classes), seq_len=int(seq_len), a_input_dim=int(a_input_dim),
-            v_input_dim=int(v_input_dim), s_embed_dim=0 if s_embed == embed_dim else int(s_embed),
+            arch=found,
+            embed_dim=int(embed_dim),
+            num_heads=num_heads,
+            depth_i=depth_i,
+            depth_s=depth_s,
+            num_classes=int(num_classes),
+            seq_len=int(seq_len),
+            a_input_dim=int(a_input_dim),
+            v_input_dim=int(v_input_dim),
+            s_embed_dim=0 if s_embed == embed_dim else int(s_embed),
         )
     except ValueError as exc:
         raise CheckpointError(f"inconsistent checkpoint sizes: {exc}") from exc

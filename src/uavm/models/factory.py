@@ -44,8 +44,13 @@ def load_model(path: str | Path, arch: str | None = None, num_heads: int | None 
     """
     path = locate(path, "model", _convert_released)
     state, config = read_checkpoint(path, arch=arch, num_heads=num_heads)
-    model = build_loaded(lambda: build_model(config), state, str(path), f"{config.arch} model",
-                         check=lambda empty: check_keys(path, empty, state))
+    model = build_loaded(
+        lambda: build_model(config),
+        state,
+        str(path),
+        f"{config.arch} model",
+        check=lambda empty: check_keys(path, empty, state),
+    )
     return model.eval()
 
 

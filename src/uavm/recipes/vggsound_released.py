@@ -42,11 +42,28 @@ PAPER_RECIPE = {
     "dataset": "vggsound",
     "val_fraction": 0.05,
     "select_on": "val",
-    "model": {"arch": "unified", "embed_dim": 1024, "s_embed_dim": 0, "num_heads": 4, "depth_i": 3,
-              "depth_s": 3, "seq_len": 30},
-    "lr": 5.0e-5, "batch_size": 144, "epochs": 10,
-    "scheduler": "multistep", "lr_start": 1, "lr_step": 1, "lr_decay": 0.5,
-    "balanced": True, "mixup": 0.5, "label_smoothing": 0.1, "noise": True, "feat_norm": True, "a_tr_prob": 0.5,
+    "model": {
+        "arch": "unified",
+        "embed_dim": 1024,
+        "s_embed_dim": 0,
+        "num_heads": 4,
+        "depth_i": 3,
+        "depth_s": 3,
+        "seq_len": 30,
+    },
+    "lr": 5.0e-5,
+    "batch_size": 144,
+    "epochs": 10,
+    "scheduler": "multistep",
+    "lr_start": 1,
+    "lr_step": 1,
+    "lr_decay": 0.5,
+    "balanced": True,
+    "mixup": 0.5,
+    "label_smoothing": 0.1,
+    "noise": True,
+    "feat_norm": True,
+    "a_tr_prob": 0.5,
 }
 
 
@@ -67,7 +84,11 @@ def released_urls(mirror: str | None = None) -> dict[str, str]:
 
 
 def prepare_vggsound_released(
-    root: str | Path, *, mirror: str | None = None, keep_downloads: bool = False, progress: bool = True,
+    root: str | Path,
+    *,
+    mirror: str | None = None,
+    keep_downloads: bool = False,
+    progress: bool = True,
     shard_size: int = 4096,
 ) -> PreparedData:
     """Download, unpack, rewrite and pack the released VGGSound features under ``root``."""
@@ -89,8 +110,13 @@ def prepare_vggsound_released(
         datafiles[split], missing[split] = rewrite_released_datafile(
             source, root / "datafiles" / f"{split}.json", features["audio"], features["visual"]
         )
-        stores[split] = pack_split(datafiles[split], root / "store" / split, len(read_datafile(datafiles[split])),
-                                   shard_size=shard_size, progress=progress)
+        stores[split] = pack_split(
+            datafiles[split],
+            root / "store" / split,
+            len(read_datafile(datafiles[split])),
+            shard_size=shard_size,
+            progress=progress,
+        )
     return PreparedData(stores=stores, datafiles=datafiles, missing=missing)
 
 
@@ -131,13 +157,19 @@ def rewrite_released_datafile(source: Path, dest: Path, audio_dir: Path, visual_
     present = [e for e in entries if Path(e.afeat).exists() and Path(e.vfeat).exists()]
     absent = [e.clip_id for e in entries if not (Path(e.afeat).exists() and Path(e.vfeat).exists())]
     if not present:
-        raise UAVMError(f"{source}: none of its {len(entries)} clips has both feature files under "
-                        f"{audio_dir} and {visual_dir}")
+        raise UAVMError(
+            f"{source}: none of its {len(entries)} clips has both feature files under {audio_dir} and {visual_dir}"
+        )
     write_datafile(dest, present)
     write_text_atomic(dest.with_name(dest.stem + "_missing.txt"), "".join(f"{c}\n" for c in absent))
     if absent:
-        log.warning("%s: %d of %d clips lack feature files (listed in %s)", source.name, len(absent), len(entries),
-                    dest.with_name(dest.stem + "_missing.txt"))
+        log.warning(
+            "%s: %d of %d clips lack feature files (listed in %s)",
+            source.name,
+            len(absent),
+            len(entries),
+            dest.with_name(dest.stem + "_missing.txt"),
+        )
     return dest, len(absent)
 
 

@@ -67,8 +67,14 @@ def create_app(predictor: Predictor, options: ServeOptions | None = None) -> ASG
         return HTMLResponse(html.replace("{{MAX_UPLOAD_MB}}", f"{options.max_upload_bytes / 2**20:g}"))
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "model": options.model_name, "classes": len(predictor.labels),
-                             "max_upload_bytes": options.max_upload_bytes})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": options.model_name,
+                "classes": len(predictor.labels),
+                "max_upload_bytes": options.max_upload_bytes,
+            }
+        )
 
     async def predict(request: Request) -> Response:
         try:
@@ -96,9 +102,10 @@ def create_app(predictor: Predictor, options: ServeOptions | None = None) -> ASG
         finally:
             await form.close()
 
-    app = Starlette(routes=[Route("/", page), Route("/health", health),
-                            Route("/api/predict", predict, methods=["POST"])],
-                    exception_handlers={Exception: _internal_error})
+    app = Starlette(
+        routes=[Route("/", page), Route("/health", health), Route("/api/predict", predict, methods=["POST"])],
+        exception_handlers={Exception: _internal_error},
+    )
     return UploadLimit(app, options.max_upload_bytes)
 
 
@@ -166,8 +173,9 @@ class _TooLarge(Exception):
     pass
 
 
-def _answer(predictor: Predictor, lock: threading.Lock, path: Path, name: str, want_timeline: bool,
-            options: ServeOptions) -> dict[str, Any]:
+def _answer(
+    predictor: Predictor, lock: threading.Lock, path: Path, name: str, want_timeline: bool, options: ServeOptions
+) -> dict[str, Any]:
     """What the API returns for one uploaded file (runs in a worker thread, one request at a time)."""
     with lock:
         prediction = predictor.predict(path).to_json()

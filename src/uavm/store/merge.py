@@ -37,15 +37,18 @@ def _merge(store: Path, parts: list[Path]) -> Manifest:
         merged.shards = [s for s in merged.shards if not _inside_any(s.name, store, [p for p, _ in manifests])]
     elif manifests:
         first = manifests[0][1]
-        merged = Manifest(seq_len=first.seq_len, dim=first.dim, label_set=first.label_set,
-                          metadata=dict(first.metadata))
+        merged = Manifest(
+            seq_len=first.seq_len, dim=first.dim, label_set=first.label_set, metadata=dict(first.metadata)
+        )
     else:
         raise ConfigError(f"{store}: nothing to merge")
     seen = {r.clip_id for r in read_records(store, merged)}
     for part_path, part in manifests:
         if (part.seq_len, part.dim) != (merged.seq_len, merged.dim):
-            raise ConfigError(f"{part_path}: seq_len/dim {part.seq_len}/{part.dim} differ from "
-                              f"{merged.seq_len}/{merged.dim} of {store}")
+            raise ConfigError(
+                f"{part_path}: seq_len/dim {part.seq_len}/{part.dim} differ from "
+                f"{merged.seq_len}/{merged.dim} of {store}"
+            )
         if part.label_set and merged.label_set and part.label_set != merged.label_set:
             raise ConfigError(f"{part_path}: label set {part.label_set!r} differs from {merged.label_set!r}")
         merged.label_set = merged.label_set or part.label_set
@@ -55,8 +58,7 @@ def _merge(store: Path, parts: list[Path]) -> Manifest:
                 raise ConfigError(f"{part_path}: clip {record.clip_id!r} is also in another part of {store}")
             seen.add(record.clip_id)
         merged.shards.extend(
-            ShardInfo(name=f"{relative.as_posix()}/{s.name}", rows=s.rows, modalities=s.modalities)
-            for s in part.shards
+            ShardInfo(name=f"{relative.as_posix()}/{s.name}", rows=s.rows, modalities=s.modalities) for s in part.shards
         )
     merged.metadata.pop("complete", None)
     merged.save(store)

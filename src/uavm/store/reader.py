@@ -42,8 +42,7 @@ class FeatureStore(ManifestView):
         except KeyError:
             raise UAVMError(f"clip {clip_id!r} is not in the store {self.path}") from None
 
-    def read(self, indices: Sequence[int] | np.ndarray, modality: str,
-             shifts: np.ndarray | None = None) -> np.ndarray:
+    def read(self, indices: Sequence[int] | np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         """Features ``[len(indices), seq_len, dim]`` float16 of the clips at ``indices`` (any order, repeats allowed).
 
         Rows of one shard are fetched with one sorted gather from its memory map. A clip
@@ -80,8 +79,9 @@ class FeatureStore(ManifestView):
                 out[where] = chunk[inverse]
         return out
 
-    def _gather_rolled(self, array: np.ndarray, rows: np.ndarray, shifts: np.ndarray, out: np.ndarray,
-                       where: np.ndarray | slice) -> None:
+    def _gather_rolled(
+        self, array: np.ndarray, rows: np.ndarray, shifts: np.ndarray, out: np.ndarray, where: np.ndarray | slice
+    ) -> None:
         """``out[where][i, t] = array[rows[i], (t - shifts[i]) % T]``: the roll as a gather of time steps."""
         steps = self.seq_len
         source = rows[:, None] * steps + (np.arange(steps)[None, :] - shifts[:, None]) % steps
@@ -118,5 +118,7 @@ class FeatureStore(ManifestView):
         return state
 
     def __repr__(self) -> str:
-        return (f"FeatureStore({str(self.path)!r}, clips={len(self)}, seq_len={self.seq_len}, dim={self.dim}, "
-                f"label_set={self.label_set!r})")
+        return (
+            f"FeatureStore({str(self.path)!r}, clips={len(self)}, seq_len={self.seq_len}, dim={self.dim}, "
+            f"label_set={self.label_set!r})"
+        )

@@ -62,9 +62,15 @@ class ClipRecord:
     def from_json(cls, item: dict[str, Any], shard: int, row: int) -> ClipRecord:
         """A record read from a shard index."""
         return cls(
-            clip_id=str(item["clip_id"]), source=str(item["source"]), labels=[str(m) for m in item["labels"]],
-            n_audio=int(item["n_audio"]), n_visual=int(item["n_visual"]),
-            has_audio=bool(item["has_audio"]), has_visual=bool(item["has_visual"]), shard=shard, row=row,
+            clip_id=str(item["clip_id"]),
+            source=str(item["source"]),
+            labels=[str(m) for m in item["labels"]],
+            n_audio=int(item["n_audio"]),
+            n_visual=int(item["n_visual"]),
+            has_audio=bool(item["has_audio"]),
+            has_visual=bool(item["has_visual"]),
+            shard=shard,
+            row=row,
         )
 
 
@@ -104,8 +110,14 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         """The manifest as written to ``store.json``."""
         return {
-            "format": FORMAT, "version": VERSION, "dtype": DTYPE, "seq_len": self.seq_len, "dim": self.dim,
-            "label_set": self.label_set, "num_clips": self.num_clips, "metadata": self.metadata,
+            "format": FORMAT,
+            "version": VERSION,
+            "dtype": DTYPE,
+            "seq_len": self.seq_len,
+            "dim": self.dim,
+            "label_set": self.label_set,
+            "num_clips": self.num_clips,
+            "metadata": self.metadata,
             "shards": [asdict(s) for s in self.shards],
         }
 
@@ -129,7 +141,9 @@ class Manifest:
             raise UAVMError(f"{path}: store format version {doc['version']} is newer than this uavm reads ({VERSION})")
         try:
             return cls(
-                seq_len=int(doc["seq_len"]), dim=int(doc["dim"]), label_set=doc.get("label_set"),
+                seq_len=int(doc["seq_len"]),
+                dim=int(doc["dim"]),
+                label_set=doc.get("label_set"),
                 shards=[ShardInfo(s["name"], int(s["rows"]), list(s["modalities"])) for s in doc["shards"]],
                 metadata=dict(doc.get("metadata") or {}),
             )

@@ -66,8 +66,9 @@ class FeatureStoreWriter(ManifestView):
         self._buffered: set[str] = set()
         self._arrays: dict[str, np.ndarray] = {}
 
-    def _open_manifest(self, seq_len: int, dim: int, label_set: str | None,
-                       metadata: dict[str, Any] | None) -> Manifest:
+    def _open_manifest(
+        self, seq_len: int, dim: int, label_set: str | None, metadata: dict[str, Any] | None
+    ) -> Manifest:
         if not (self.path / MANIFEST).exists():
             return Manifest(seq_len=seq_len, dim=dim, label_set=label_set, metadata=dict(metadata or {}))
         manifest = Manifest.load(self.path)
@@ -103,11 +104,17 @@ class FeatureStoreWriter(ManifestView):
         counts = {}
         for modality, value in (("audio", audio), ("visual", visual)):
             counts[modality] = None if value is None else self._put(modality, row, value, clip_id)
-        self._records.append(ClipRecord(
-            clip_id=clip_id, source=str(source), labels=[str(m) for m in labels],
-            n_audio=counts["audio"] or 0, n_visual=counts["visual"] or 0,
-            has_audio=audio is not None, has_visual=visual is not None,
-        ))
+        self._records.append(
+            ClipRecord(
+                clip_id=clip_id,
+                source=str(source),
+                labels=[str(m) for m in labels],
+                n_audio=counts["audio"] or 0,
+                n_visual=counts["visual"] or 0,
+                has_audio=audio is not None,
+                has_visual=visual is not None,
+            )
+        )
         self._buffered.add(clip_id)
         if len(self._records) >= self.shard_size:
             self.commit()
@@ -115,9 +122,7 @@ class FeatureStoreWriter(ManifestView):
     def _put(self, modality: str, row: int, value: np.ndarray, clip_id: str) -> int:
         value = np.asarray(value)
         if value.ndim != 2 or value.shape[1] != self.dim:
-            raise UAVMError(
-                f"clip {clip_id!r}: {modality} features have shape {value.shape}, expected [T, {self.dim}]"
-            )
+            raise UAVMError(f"clip {clip_id!r}: {modality} features have shape {value.shape}, expected [T, {self.dim}]")
         if modality not in self._arrays:
             self._arrays[modality] = np.zeros((self.shard_size, self.seq_len, self.dim), dtype=DTYPE)
         n = min(value.shape[0], self.seq_len)
@@ -180,7 +185,9 @@ class FeatureStoreWriter(ManifestView):
     def _next_shard_name(self) -> str:
         taken = {s.name for s in self.manifest.shards}
         number = len(self.manifest.shards)
-        while f"{self.shard_prefix}-{number:05d}" in taken or (self.path / f"{self.shard_prefix}-{number:05d}").exists():
+        while (
+            f"{self.shard_prefix}-{number:05d}" in taken or (self.path / f"{self.shard_prefix}-{number:05d}").exists()
+        ):
             number += 1
         return f"{self.shard_prefix}-{number:05d}"
 

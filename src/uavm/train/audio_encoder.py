@@ -152,8 +152,9 @@ class AudioEncoderTrainer(TrainerShell):
         self.averaged: dict[str, Any] | None = None
         self.model = self._initial_model(resuming).to(self.device)
         self.optimizer = build_optimizer(self.model.parameters(), c.lr)
-        self.scheduler = build_scheduler(self.optimizer, c.scheduler, start=c.lr_start, step=c.lr_step,
-                                         decay=c.lr_decay, patience=c.plateau_patience)
+        self.scheduler = build_scheduler(
+            self.optimizer, c.scheduler, start=c.lr_start, step=c.lr_step, decay=c.lr_decay, patience=c.plateau_patience
+        )
         self.warmup = LinearWarmup(self.optimizer, math.ceil(c.warmup_samples / c.batch_size))
         if c.scheduler == "multistep":
             self.warmup.check_fits(max(c.lr_start, 1) * self.steps_per_epoch)
@@ -229,8 +230,13 @@ class AudioEncoderTrainer(TrainerShell):
     def _loader(self, dataset: WaveformClips, batch_size: int) -> torch.utils.data.DataLoader:
         workers = self.config.num_workers
         return torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_waveforms,
-            pin_memory=self.device.type == "cuda", persistent_workers=False,
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=collate_waveforms,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
             prefetch_factor=4 if workers else None,
         )
 
@@ -241,8 +247,15 @@ class AudioEncoderTrainer(TrainerShell):
 
     def _features(self, batch: dict[str, Any]) -> torch.Tensor:
         waveforms = batch["waveforms"].to(self.device, non_blocking=True)
-        return normalized_fbank(waveforms, self.config.target_frames, self.mean, self.std,
-                                self.config.sample_rate, lengths=batch["lengths"], remove_mean=False)
+        return normalized_fbank(
+            waveforms,
+            self.config.target_frames,
+            self.mean,
+            self.std,
+            self.config.sample_rate,
+            lengths=batch["lengths"],
+            remove_mean=False,
+        )
 
     def _record(self, problems: list[tuple[str, str]]) -> None:
         for path, problem in problems:
@@ -262,8 +275,13 @@ class AudioEncoderTrainer(TrainerShell):
         dataset.plan = dataset.plan[: self.steps_per_epoch * c.batch_size]  # drop_last, as the reference
         generator = torch.Generator(device=self.device)
         losses = []
-        bar = progress_bar(self._loader(dataset, c.batch_size), total=self.steps_per_epoch, desc=f"epoch {epoch}",
-                           enabled=c.progress, summary=False)
+        bar = progress_bar(
+            self._loader(dataset, c.batch_size),
+            total=self.steps_per_epoch,
+            desc=f"epoch {epoch}",
+            enabled=c.progress,
+            summary=False,
+        )
         for step, batch in enumerate(bar):
             self._record(batch["problems"])
             if batch["waveforms"] is None:
@@ -272,7 +290,7 @@ class AudioEncoderTrainer(TrainerShell):
             x = self._features(batch)
             x = spec_augment(x, c.freq_mask, c.time_mask, generator)
             if c.noise:
-                planned = torch.from_numpy(shifts[step * c.batch_size: (step + 1) * c.batch_size])
+                planned = torch.from_numpy(shifts[step * c.batch_size : (step + 1) * c.batch_size])
                 x = add_noise_and_roll(x, generator, planned[batch["kept"]])
             targets = batch["targets"].to(self.device, non_blocking=True)
             self.warmup.step(self.global_step)
@@ -298,8 +316,9 @@ class AudioEncoderTrainer(TrainerShell):
         self.model.eval()
         dataset = WaveformClips(clips, len(self.labels), c.target_frames, c.sample_rate)
         scores, targets, loss_sum = [], [], 0.0
-        for batch in progress_bar(self._loader(dataset, c.eval_batch_size), desc=f"{split} {epoch}",
-                                  enabled=c.progress, summary=False):
+        for batch in progress_bar(
+            self._loader(dataset, c.eval_batch_size), desc=f"{split} {epoch}", enabled=c.progress, summary=False
+        ):
             self._record(batch["problems"])
             if batch["waveforms"] is None:
                 continue
@@ -348,7 +367,13 @@ RESULT_COLUMNS = ["epoch", "train_loss", "lr"] + [
 
 def results_csv(history: list[dict[str, Any]]) -> str:
     """One row per epoch: train loss, lr, and acc / mAP / mAUC / d′ / loss of each evaluated split."""
-    rows = [{"epoch": row["epoch"], "train_loss": row["train_loss"], "lr": row["lr"],
-             **{f"{split}_{m}": v for split in ("val", "test") for m, v in row.get(split, {}).items()}}
-            for row in history]
+    rows = [
+        {
+            "epoch": row["epoch"],
+            "train_loss": row["train_loss"],
+            "lr": row["lr"],
+            **{f"{split}_{m}": v for split in ("val", "test") for m, v in row.get(split, {}).items()},
+        }
+        for row in history
+    ]
     return csv_table(RESULT_COLUMNS, rows)

@@ -143,8 +143,10 @@ def parse_settings(cls: type[S], values: dict[str, Any], *, what: str = "setting
     if unknown:
         raise ConfigError(f"unknown {what}(s): {', '.join(unknown)}")
     # null for a text setting whose default is empty (train) leaves it unset; elsewhere null must be allowed
-    parsed = {name: "" if value is None and fields[name].default == "" else _coerce(name, value, str(fields[name].type))
-              for name, value in values.items()}
+    parsed = {
+        name: "" if value is None and fields[name].default == "" else _coerce(name, value, str(fields[name].type))
+        for name, value in values.items()
+    }
     return cls(**parsed).validate()
 
 

@@ -89,8 +89,9 @@ def evaluate(
     info = dist_info or DistInfo(device=torch.device(device) if device else _model_device(model))
     start, stop = shard_range(len(dataset), info)
     batches = EvalBatches(dataset, batch_size, normalise=feat_norm, start=start, stop=stop)
-    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=num_workers,
-                                         pin_memory=info.device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, num_workers=num_workers, pin_memory=info.device.type == "cuda"
+    )
     shown = progress_bar(loader, desc=desc, enabled=progress and info.is_main, summary=False)
     logits, index = predict_logits(model, shown, info.device, bf16=bf16)
     index = gather_rows(index, info).numpy()

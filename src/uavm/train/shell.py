@@ -53,8 +53,16 @@ TIMING = "timing.json"
 PLOT = "results.png"
 SPLITS = ("val", "test")
 # settings that may change between a run and its resumption without changing its results
-RESUMABLE_CHANGES = {"out_dir", "epochs", "num_workers", "progress", "device", "keep_checkpoints", "eval_batch_size",
-                     "keep_epoch_weights"}
+RESUMABLE_CHANGES = {
+    "out_dir",
+    "epochs",
+    "num_workers",
+    "progress",
+    "device",
+    "keep_checkpoints",
+    "eval_batch_size",
+    "keep_epoch_weights",
+}
 
 
 class TrainingDiverged(UAVMError):
@@ -166,8 +174,13 @@ class TrainerShell:
             raise ConfigError(f"cannot resume {self.out}: settings differ from the stopped run: {', '.join(changed)}")
 
     def _resume(self) -> None:
-        state = load_checkpoint(self.out / CHECKPOINT, model=self.model, optimizer=self.optimizer,
-                                scheduler=self.scheduler, map_location=self.device)
+        state = load_checkpoint(
+            self.out / CHECKPOINT,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            map_location=self.device,
+        )
         extra = state["extra"]
         self.history = list(extra["history"])
         self.best = dict(extra["best"])
@@ -196,14 +209,21 @@ class TrainerShell:
             improved = self._select(row)
             step_scheduler(self.scheduler, self._main_value(row))
             if self.info.is_main:
-                self.timing.append({"epoch": epoch, "train_s": trained - started,
-                                    "eval_s": time.perf_counter() - trained})
+                self.timing.append(
+                    {"epoch": epoch, "train_s": trained - started, "eval_s": time.perf_counter() - trained}
+                )
                 self.end_epoch(epoch)
                 self._save_epoch(epoch, improved)
                 write_json_atomic(self.out / TIMING, self.timing)
                 self._log_epoch(row)
-        result = TrainResult(self.out, self.out / BEST_MODEL, self.out / LAST_MODEL, int(self.best["epoch"]),
-                             self.best.get("selected_on", self.selection_split() or "last epoch"), self.history)
+        result = TrainResult(
+            self.out,
+            self.out / BEST_MODEL,
+            self.out / LAST_MODEL,
+            int(self.best["epoch"]),
+            self.best.get("selected_on", self.selection_split() or "last epoch"),
+            self.history,
+        )
         self.finish(result)
         return result
 
@@ -232,8 +252,12 @@ class TrainerShell:
         split = self.selection_split()
         value = self._main_value(row) if split else float(row["epoch"])
         if value > self.best["value"] or not self.best["epoch"]:
-            self.best = {"epoch": row["epoch"], "value": value, "selected_on": split or "last epoch",
-                         "metric": self.config.main_metric}
+            self.best = {
+                "epoch": row["epoch"],
+                "value": value,
+                "selected_on": split or "last epoch",
+                "metric": self.config.main_metric,
+            }
             return True
         return False
 
@@ -242,14 +266,30 @@ class TrainerShell:
         if improved:
             self.save_weights(self.out / BEST_MODEL)
         self.write_results()
-        extra = {"history": self.history, "best": self.best, "global_step": self.global_step,
-                 "warmup": self.warmup.state_dict() if self.warmup is not None else None,
-                 **self.checkpoint_extra()}
-        save_checkpoint(self.out / CHECKPOINT, model=self.model, optimizer=self.optimizer,
-                        scheduler=self.scheduler, epoch=epoch, extra=extra)
+        extra = {
+            "history": self.history,
+            "best": self.best,
+            "global_step": self.global_step,
+            "warmup": self.warmup.state_dict() if self.warmup is not None else None,
+            **self.checkpoint_extra(),
+        }
+        save_checkpoint(
+            self.out / CHECKPOINT,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            epoch=epoch,
+            extra=extra,
+        )
         if self.config.keep_checkpoints:
-            save_checkpoint(self.out / "checkpoints" / f"epoch_{epoch}.pt", model=self.model,
-                            optimizer=self.optimizer, scheduler=self.scheduler, epoch=epoch, extra=extra)
+            save_checkpoint(
+                self.out / "checkpoints" / f"epoch_{epoch}.pt",
+                model=self.model,
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                epoch=epoch,
+                extra=extra,
+            )
 
     def write_results(self, **extra: Any) -> None:
         """The result tables, ``best.json``, ``results.json`` (with ``extra``) and, at the end, the plot."""
@@ -260,8 +300,10 @@ class TrainerShell:
         if best.get("selected_on") == "test":
             best["note"] = "chosen on the test split (the reference's practice): its test scores are optimistic"
         write_json_atomic(self.out / BEST_JSON, best)
-        write_json_atomic(self.out / RESULTS_JSON, {"history": self.history, "best": best,
-                                                    "main_metric": self.config.main_metric, **extra})
+        write_json_atomic(
+            self.out / RESULTS_JSON,
+            {"history": self.history, "best": best, "main_metric": self.config.main_metric, **extra},
+        )
         if len(self.history) == self.config.epochs or self.timing and self.timing[-1]["train_s"] > 60:
             plot_history(self.history, self.out / PLOT, self.config.main_metric, self.scores)
 
@@ -291,6 +333,7 @@ def run_training(shell: type[TrainerShell], config: RunSettings, info: DistInfo,
 
 def csv_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
     """CSV text: a header line and one line per row (floats as ``repr``, absent values empty)."""
+
     def cell(value: Any) -> str:
         if value is None or value == "":
             return ""

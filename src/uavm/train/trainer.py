@@ -109,7 +109,11 @@ class FeatureTrainer(TrainerShell):
         self.model = build_model(self.model_config).to(info.device)
         self.optimizer = build_optimizer(self.model.parameters(), config.lr)
         self.scheduler = build_scheduler(
-            self.optimizer, config.scheduler, start=config.lr_start, step=config.lr_step, decay=config.lr_decay,
+            self.optimizer,
+            config.scheduler,
+            start=config.lr_start,
+            step=config.lr_step,
+            decay=config.lr_decay,
             patience=config.plateau_patience,
         )
         self.steps_per_epoch = len(self.splits.train) // config.batch_size
@@ -126,15 +130,23 @@ class FeatureTrainer(TrainerShell):
         self.forward_model = self._wrap(self.model)
         if info.is_main:
             n_params = sum(p.numel() for p in self.model.parameters())
-            log.info("model %s, %.3f M parameters; %d training clips, %d steps/epoch of %d on %d process(es), %s",
-                     self.model_config.arch, n_params / 1e6, len(self.splits.train), self.steps_per_epoch,
-                     config.batch_size, info.world_size, info.device)
+            log.info(
+                "model %s, %.3f M parameters; %d training clips, %d steps/epoch of %d on %d process(es), %s",
+                self.model_config.arch,
+                n_params / 1e6,
+                len(self.splits.train),
+                self.steps_per_epoch,
+                config.batch_size,
+                info.world_size,
+                info.device,
+            )
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.info.distributed:
             device_ids = [self.info.device.index] if self.info.device.type == "cuda" else None
             model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=device_ids,
+                model,
+                device_ids=device_ids,
                 # unified / independent use one modality's branch per step
                 find_unused_parameters=self.model_config.arch != "cross_attention",
             )
@@ -148,13 +160,22 @@ class FeatureTrainer(TrainerShell):
     def train_epoch(self, epoch: int) -> float:
         config, info = self.config, self.info
         self.batches.plan = plan_epoch(
-            len(self.splits.train), batch_size=config.batch_size, epoch=epoch, seed=config.seed,
-            augment=self.augment, weights=self.weights, a_tr_prob=config.a_tr_prob,
+            len(self.splits.train),
+            batch_size=config.batch_size,
+            epoch=epoch,
+            seed=config.seed,
+            augment=self.augment,
+            weights=self.weights,
+            a_tr_prob=config.a_tr_prob,
             both_modalities=self.model_config.arch == "cross_attention",
         )
         loader = torch.utils.data.DataLoader(
-            self.batches, batch_size=None, shuffle=False, num_workers=config.num_workers,
-            pin_memory=info.device.type == "cuda", prefetch_factor=4 if config.num_workers else None,
+            self.batches,
+            batch_size=None,
+            shuffle=False,
+            num_workers=config.num_workers,
+            pin_memory=info.device.type == "cuda",
+            prefetch_factor=4 if config.num_workers else None,
         )
         self.forward_model.train()
         check_every = 1 if info.device.type == "cpu" else 25
@@ -163,8 +184,15 @@ class FeatureTrainer(TrainerShell):
         for step, batch in enumerate(bar):
             if self.warmup is not None:
                 self.warmup.step(self.global_step)
-            loss = training_step(self.forward_model, self.optimizer, batch, loss=config.loss, device=info.device,
-                                 bf16=self.bf16, set_to_none=config.zero_grad_set_to_none)
+            loss = training_step(
+                self.forward_model,
+                self.optimizer,
+                batch,
+                loss=config.loss,
+                device=info.device,
+                bf16=self.bf16,
+                set_to_none=config.zero_grad_set_to_none,
+            )
             loss_sum += loss.detach()
             self.global_step += 1
             if (step + 1) % check_every == 0 or step + 1 == len(loader):
@@ -180,11 +208,19 @@ class FeatureTrainer(TrainerShell):
         return self.check_finite(float(total), epoch, step)
 
     def evaluate_split(self, split: str, epoch: int) -> dict[str, Any]:
-        return summary(evaluate(
-            self.model, getattr(self.splits, split), batch_size=self.config.eval_batch_size,
-            feat_norm=self.config.feat_norm, num_workers=self.config.num_workers, bf16=self.bf16,
-            dist_info=self.info, progress=self.config.progress, desc=f"{split} {epoch}",
-        ))
+        return summary(
+            evaluate(
+                self.model,
+                getattr(self.splits, split),
+                batch_size=self.config.eval_batch_size,
+                feat_norm=self.config.feat_norm,
+                num_workers=self.config.num_workers,
+                bf16=self.bf16,
+                dist_info=self.info,
+                progress=self.config.progress,
+                desc=f"{split} {epoch}",
+            )
+        )
 
     def main_score(self, scores: dict[str, Any]) -> float:
         return float(scores["av"][self.config.main_metric])
