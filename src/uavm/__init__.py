@@ -1,29 +1,30 @@
 """uavm: unified audio-visual models (Gong et al., UAVM, IEEE SPL 2022).
 
-The public API is re-exported here; heavy submodules load on first use.
+The public API is re-exported here; heavy submodules (and torch) load on first use.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "create_model": "uavm.models.factory",
-    "list_models": "uavm.registry",
-    "load_model": "uavm.models.factory",
-    "save_model": "uavm.models.checkpoint",
-    "ModelConfig": "uavm.model_config",
-    "Predictor": "uavm.predict",
+    "create_model": ".models.factory",
+    "list_models": ".registry",
+    "load_model": ".models.factory",
+    "save_model": ".models.checkpoint",
+    "read_model_info": ".models.checkpoint",
+    "ModelConfig": ".model_config",
+    "FeatureSpec": ".feature_spec",
+    "Predictor": ".predict",
+    "FeatureExtractor": ".extraction.extractor",
+    "extract": ".extraction.pipeline",
+    "read_inputs": ".extraction.inputs",
+    "FeatureStore": ".store.reader",
+    "load_labels": ".data.labels",
+    "evaluate": ".train.evaluate",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'uavm' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__ = sorted([*_EXPORTS, "train"]) + ["__version__"]  # train: the callable package uavm.train
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

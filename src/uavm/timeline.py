@@ -24,7 +24,7 @@ steps, the length of one training clip), each on its own with the network's zero
 both ends, exactly as every training clip was encoded. A window that straddles two chunks
 therefore sees steps computed near a chunk edge, as the first and last steps of every
 training clip are. The last chunk is padded up to a whole step with raw log-mel zeros, as
-:func:`uavm.features.fbank.normalized_fbank` pads a short clip.
+:func:`uavm.features.filterbank.normalized_fbank` pads a short clip.
 Log-mel frames skip the whole-clip mean removal of :func:`normalized_fbank`: each frame
 removes its own DC offset first, which cancels any constant shift of the waveform.
 """
@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, MediaError
-from .features.fbank import fbank, frame_geometry
+from .features.filterbank import fbank, frame_geometry
 from .media.audio_io import MonoResampler, audio_stream
 from .media.video_io import FrameSampler, open_media, video_streams
 

@@ -8,7 +8,7 @@ import torch
 from uavm.extraction.decode import MISSING, decode_clip
 from uavm.extraction.inputs import ClipInput
 from uavm.feature_spec import FbankSpec, FeatureSpec
-from uavm.features.fbank import normalized_fbank
+from uavm.features.filterbank import normalized_fbank
 from uavm.media.audio_io import load_audio
 from uavm.media.video_io import load_frames
 

@@ -10,7 +10,7 @@ from uavm.extraction.encoders import audio_input_for, resolve_audio_encoder, res
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.feature_spec import FeatureSpec
 from uavm.features.audio_encoder import AudioEncoder
-from uavm.features.fbank import FBANK_STATS
+from uavm.features.filterbank import FBANK_STATS
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

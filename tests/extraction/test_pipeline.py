@@ -17,7 +17,7 @@ from uavm.cli import main
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.extraction.failures import read_failures
-from uavm.features.fbank import normalized_fbank
+from uavm.features.filterbank import normalized_fbank
 from uavm.media.audio_io import load_audio
 from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore

@@ -13,7 +13,7 @@ from helpers.http_server import serve
 from uavm.errors import CheckpointError
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.convnext import IMAGENET_URLS
-from uavm.features.fbank import FBANK_STATS
+from uavm.features.filterbank import FBANK_STATS
 from uavm.hub import filename_from_url
 from uavm.registry import AUDIO_ENCODERS
 

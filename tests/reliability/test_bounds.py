@@ -22,7 +22,7 @@ from helpers.bad_media import TINY, make_clip, run_cli
 from uavm.extraction import ClipInput
 from uavm.extraction.decode import decode_clip
 from uavm.feature_spec import FeatureSpec
-from uavm.features.fbank import normalized_fbank
+from uavm.features.filterbank import normalized_fbank
 from uavm.media.audio_io import load_audio
 from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import torch.utils.data
 
 from ..errors import ConfigError, UAVMError
-from ..features.fbank import samples_for_frames
+from ..features.filterbank import samples_for_frames
 from ..media.audio_io import load_audio
 from .datafile import read_datafile, resolve_entry_path
 from .labels import LabelSet

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import MediaError, UAVMError
 from ..feature_spec import FeatureSpec
-from ..features.fbank import normalized_fbank, samples_for_frames
+from ..features.filterbank import normalized_fbank, samples_for_frames
 from ..media.audio_io import MonoResampler, audio_stream
 from ..media.video_io import FrameSampler, open_media, video_streams
 from ..modality import TRACK_NAMES, modality_key

@@ -20,7 +20,7 @@ from ..errors import CheckpointError
 from ..registry import PretrainedCfg
 from ..weights import build_loaded, locate, read_weights, save_weights
 from .convnext import SIZES, build_convnext, feature_dim, imagenet_state_dict, infer_size
-from .fbank import FBANK_STATS
+from .filterbank import FBANK_STATS
 
 FORMAT = "uavm.audio_encoder"
 STEM = "features.0.0.weight"
@@ -32,7 +32,7 @@ class AudioEncoder(nn.Module):
 
     Keeps torchvision's module names (``features``, ``avgpool``, ``classifier``),
     so a state_dict reads like torchvision's. ``dataset`` names the fbank
-    statistics the weights expect (:data:`uavm.features.fbank.FBANK_STATS`), when known.
+    statistics the weights expect (:data:`uavm.features.filterbank.FBANK_STATS`), when known.
     """
 
     def __init__(self, size: str = "base", num_classes: int = 309, dataset: str | None = None):

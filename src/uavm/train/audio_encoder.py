@@ -39,7 +39,7 @@ from ..data.waveforms import Clip, WaveformClips, collate_waveforms, read_clips,
 from ..device import resolve_device
 from ..errors import ConfigError, UAVMError
 from ..features.audio_encoder import AudioEncoder
-from ..features.fbank import FBANK_STATS, normalized_fbank
+from ..features.filterbank import FBANK_STATS, normalized_fbank
 from ..modality import NAMES
 from ..progress import progress_bar
 from .config import RunSettings, apply_overrides, dataset_defaults, load_recipe, parse_settings

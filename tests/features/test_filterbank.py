@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from uavm.errors import UAVMError
-from uavm.features.fbank import (
+from uavm.features.filterbank import (
     FBANK_STATS,
     ClipTooShortError,
     fbank,
