@@ -11,7 +11,7 @@ ARCHS = ("unified", "independent", "cross_attention")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of a UAVM-family model (SPEC §2); every field but ``arch`` has the paper's default.
+    """Sizes of a UAVM-family model; every field but ``arch`` has the paper's default.
 
     ``depth_i`` counts the modality-specific (lower) blocks, ``depth_s`` the upper
     ones; ``s_embed_dim == 0`` means the upper stack is as wide as the lower one.

@@ -1,4 +1,4 @@
-"""Analyses of trained models (SPEC §6, the paper's Figures 2–5).
+"""Analyses of trained models (the paper's Figures 2–5).
 
 One module per analysis, each a library function plus a figure:
 

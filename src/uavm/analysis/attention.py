@@ -1,4 +1,4 @@
-"""Attention maps per block for audio and visual inputs (SPEC §6, the paper's Figures 4–5).
+"""Attention maps per block for audio and visual inputs (the paper's Figures 4–5).
 
 Per block (layer k = the k-th block), streamed over the clips:
 
@@ -11,7 +11,7 @@ Per block (layer k = the k-th block), streamed over the clips:
   map with each row divided by its maximum instead; the mean over clips is less noisy.
 
 The maps are the probabilities the blocks really use. ``pre_norm=True`` gives the
-reference analysis' maps computed without the block's ``norm1`` (SPEC §8.5), only to
+reference analysis' maps computed without the block's ``norm1`` (see docs/reference.md), only to
 compare numbers with the paper.
 """
 

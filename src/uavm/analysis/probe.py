@@ -1,10 +1,10 @@
-"""Modality probe per layer (SPEC §6): can a linear classifier tell audio from visual?
+"""Modality probe per layer: can a linear classifier tell audio from visual?
 
 Each clip contributes its time-pooled audio representation (class 0) and its visual
 one (class 1). The classifier is the reference's L1-penalised logistic regression
 (scikit-learn, liblinear). Clips are split clip-disjointly: a clip's audio and visual
 rows are both in training or both in test. The default split is a seeded random one;
-``split="halves"`` is the reference's first-half / second-half split (SPEC §8.6: the
+``split="halves"`` is the reference's first-half / second-half split (docs/reference.md: the
 reference then shuffled the training rows without a seed; liblinear here is seeded).
 Test accuracy ≈ 1 means the layer is modality-specific, ≈ 0.5 modality-agnostic.
 """

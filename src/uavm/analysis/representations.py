@@ -1,7 +1,7 @@
-"""Time-pooled representations of every layer for audio and visual inputs (SPEC §6).
+"""Time-pooled representations of every layer for audio and visual inputs.
 
 For each clip and each layer (0 = embedded input, k = k-th block, ``num_layers`` = logits;
-SPEC §2) the layer's output is averaged over time, for the clip's audio features and
+the model's layer numbering) the layer's output is averaged over time, for the clip's audio features and
 for its visual features. Data are streamed batch by batch, so memory holds only the
 pooled vectors (or nothing, with an on-disk cache: the results are then written into
 memory-mapped ``.npy`` files, one per layer and modality, and read back lazily).

@@ -1,9 +1,9 @@
-"""Cross-modal retrieval per layer (SPEC §6): R@1/5/10 and median rank, both directions.
+"""Cross-modal retrieval per layer: R@1/5/10 and median rank, both directions.
 
 Each clip's time-pooled audio representation queries the visual representations of
 all clips by cosine similarity (and the reverse); the hit is the paired clip.
 
-Ties (SPEC §8.6): the reference counted one "hit" per candidate whose similarity
+Ties (see docs/reference.md): the reference counted one "hit" per candidate whose similarity
 equals the paired one, so a query could score several times. Here every query gets
 exactly one rank. The default is **pessimistic**: rank = the number of candidates
 whose similarity is at least the paired clip's (so rank = 1 + strictly better + tied

@@ -1,4 +1,4 @@
-"""The ConvNeXt audio encoder of SPEC §3: log-mel spectrogram in, feature sequence or logits out.
+"""The ConvNeXt audio encoder: log-mel spectrogram in, feature sequence or logits out.
 
 A torchvision ConvNeXt whose 3-channel 4×4 stem is replaced by a 1-channel one;
 the spectrogram ``[B, frames, 128]`` is seen as a one-channel image ``[B, 1, 128

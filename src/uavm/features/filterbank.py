@@ -5,7 +5,7 @@ audio encoders were trained on), including its one departure from Kaldi: a mel
 filter that covers no FFT bin (one of them at 16 kHz with 128 bins) is kept and
 outputs the constant ``log(eps)`` = -15.942385 instead of being an error.
 
-The audio-encoder input of SPEC §3 is :func:`normalized_fbank`: the waveform
+The audio-encoder input is :func:`normalized_fbank`: the waveform
 minus its mean, then :func:`fbank` with the defaults below, zero-padded or cut to
 a fixed number of frames, then ``(x - mean) / std`` with the dataset's statistics
 (:data:`FBANK_STATS`). :func:`fbank` itself does not remove the waveform mean;
@@ -209,7 +209,7 @@ def normalized_fbank(
     lengths: torch.Tensor | None = None,
     remove_mean: bool = True,
 ) -> torch.Tensor:
-    """The audio-encoder input of SPEC §3: ``[N]`` → ``[target_frames, 128]``, ``[B, N]`` → ``[B, target_frames, 128]``.
+    """The audio-encoder input: ``[N]`` → ``[target_frames, 128]``, ``[B, N]`` → ``[B, target_frames, 128]``.
 
     Waveform minus its mean → :func:`fbank` (UAVM defaults) → zero-padded or cut
     to ``target_frames`` → ``(x - norm_mean) / norm_std``. For a batch of clips of

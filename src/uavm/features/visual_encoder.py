@@ -1,4 +1,4 @@
-"""The visual feature extractor of SPEC §3: ImageNet ConvNeXt, one vector per video frame.
+"""The visual feature extractor: ImageNet ConvNeXt, one vector per video frame.
 
 Each uint8 RGB frame is scaled to [0, 1], normalised with the ImageNet mean and
 standard deviation (the reference divides by ``std + 1e-8``), passed through the

@@ -5,18 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..modality import MODALITIES
 from ..model_config import ModelConfig
 from .encoder import LayerTracer, SequenceEncoder
-
-_MODALITIES = {"a": "a", "audio": "a", "v": "v", "visual": "v", "video": "v"}
-
-
-def check_modality(modality: str) -> str:
-    """``"a"`` or ``"v"`` for any accepted spelling; ValueError otherwise."""
-    try:
-        return _MODALITIES[modality]
-    except (KeyError, TypeError):
-        raise ValueError(f"modality must be 'a' (audio) or 'v' (visual), got {modality!r}") from None
 
 
 class LowerStacks(nn.Module):
@@ -36,7 +27,7 @@ class LowerStacks(nn.Module):
                 proj = nn.Sequential(nn.LayerNorm(input_dim, eps=1e-6), nn.Linear(input_dim, c.embed_dim))
                 setattr(self, f"{m}_in_proj", proj)
         if not c.depth_s:
-            for m in ("a", "v"):
+            for m in MODALITIES:
                 head = nn.Sequential(nn.LayerNorm(c.embed_dim, eps=1e-6), nn.Linear(c.embed_dim, c.num_classes))
                 setattr(self, f"{m}_mlp", head)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..modality import modality_key
 from ..model_config import ModelConfig
-from .base import LowerStacks, check_layer, check_modality
+from .base import LowerStacks, check_layer
 from .encoder import LayerTracer, SequenceEncoder
 
 
@@ -40,7 +41,7 @@ class CrossAttentionModel(LowerStacks):
         Layers above depth_i see both modalities: use :meth:`joint_layer_output`.
         With depth_i = 0, layer 0 is the modality's input projection.
         """
-        m = check_modality(modality)
+        m = modality_key(modality)
         if not 0 <= layer <= self.config.depth_i:
             raise ValueError(
                 f"layer {layer} is not modality-specific (0..{self.config.depth_i}); "

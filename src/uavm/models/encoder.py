@@ -65,7 +65,7 @@ class SequenceEncoder(nn.Module):
 
 
 class LayerTracer:
-    """Collects layer outputs (numbered as in SPEC §2) and attention maps while a model runs.
+    """Collects layer outputs (layer 0 = the embedded input, then one per block, last = logits; see docs/architecture.md) and attention maps while a model runs.
 
     ``upto`` stops the run once layer ``upto`` is recorded (None: run everything).
     ``pre_norm`` records the reference's defective maps computed without ``norm1``.

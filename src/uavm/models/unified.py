@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..modality import MODALITIES, modality_key
 from ..model_config import ModelConfig
-from .base import LowerStacks, check_layer, check_modality
+from .base import LowerStacks, check_layer
 from .encoder import LayerTracer, SequenceEncoder
 
 
@@ -18,13 +19,13 @@ class _OneModalityModel(LowerStacks):
 
     def forward(self, x: torch.Tensor, modality: str) -> torch.Tensor:
         """Logits ``[B, num_classes]`` for features ``x`` ``[B, T, D]`` of one modality."""
-        m = check_modality(modality)
+        m = modality_key(modality)
         sequence = self.lower_sequence(x, m)
         upper = self.upper(m)
         return upper(sequence) if upper is not None else self.modality_head(sequence, m)
 
     def _trace(self, x: torch.Tensor, modality: str, tracer: LayerTracer) -> LayerTracer:
-        m = check_modality(modality)
+        m = modality_key(modality)
         sequence = self.trace_lower(x, m, tracer)
         if sequence is None:
             return tracer
@@ -51,7 +52,7 @@ class _OneModalityModel(LowerStacks):
         """Attention probabilities ``[B, heads, T, T]`` of every block traversed, bottom to top.
 
         ``pre_norm=True`` gives the reference analysis' maps, computed without ``norm1``
-        (SPEC §8.5); they are not the maps the model uses.
+        (a defect of the reference analysis, see docs/reference.md); they are not the maps the model uses.
         """
         return self._trace(x, modality, LayerTracer(attention=True, pre_norm=pre_norm)).maps
 
@@ -76,7 +77,7 @@ class IndependentModel(_OneModalityModel):
         super().__init__(config)
         c = config
         if c.depth_s:
-            for m in ("a", "v"):
+            for m in MODALITIES:
                 stack = SequenceEncoder(c.embed_dim, c.upper_dim, c.depth_s, c.num_heads, c.num_classes, c.seq_len)
                 setattr(self, f"{m}_s_trans", stack)
 
