@@ -105,3 +105,9 @@ def test_relative_and_function_local_imports_are_seen():
 def test_no_import_cycle_between_packages():
     cycle = find_cycle(package_graph())
     assert cycle is None, "import cycle between packages: " + " -> ".join(cycle or [])
+
+
+def test_docstrings_stand_alone():
+    """No module points users to a specification they do not have; docs/ explains the product."""
+    offenders = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if "SPEC" in p.read_text()]
+    assert offenders == []

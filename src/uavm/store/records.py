@@ -98,7 +98,7 @@ class Manifest:
         """How the features were made (the metadata holds :meth:`FeatureSpec.to_dict`'s keys);
         ``None`` when the store does not say (e.g. packed from the reference's per-clip files).
         A store written before ``seq_len`` was recorded takes the manifest's ``seq_len``."""
-        if not any(key in self.metadata for key in SPEC_MARKERS):
+        if not any(key in self.metadata for key in RECORDED_FEATURE_KEYS):
             return None
         return FeatureSpec.from_dict(self.metadata, f"feature store {MANIFEST}", seq_len=self.seq_len)
 
@@ -153,7 +153,7 @@ class Manifest:
             raise UAVMError(f"{path}: damaged store manifest: a value has the wrong type ({exc})") from None
 
 
-SPEC_MARKERS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
+RECORDED_FEATURE_KEYS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
 
 
 class ManifestView:
