@@ -28,6 +28,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..modality import LONG_NAMES
+from ..progress import progress_bar
 from .representations import Batch, model_arch, to_tensor
 
 
@@ -84,8 +85,6 @@ def summarize_attention(
     cross-attention model the audio/visual maps are the modality-specific blocks' and
     the joint blocks' mean maps (over the 2T audio-then-visual positions) go to ``joint``.
     """
-    from tqdm.auto import tqdm
-
     device = resolve_device(device)
     model = model.to(device).eval()
     sums: dict[str, list[torch.Tensor]] = {}
@@ -93,7 +92,7 @@ def summarize_attention(
     n_clips = 0
     total = len(batches) if hasattr(batches, "__len__") else None
     with torch.inference_mode():
-        for audio, visual, _ in tqdm(batches, total=total, desc="attention", disable=not progress):
+        for audio, visual, _ in progress_bar(batches, total=total, desc="attention", unit="batch", enabled=progress):
             a_maps, v_maps, joint = _maps(model, to_tensor(audio, device), to_tensor(visual, device), pre_norm)
             for name, maps in (("audio", a_maps), ("visual", v_maps), ("joint", joint)):
                 batch_sums = [m.double().sum(dim=0) for m in maps]

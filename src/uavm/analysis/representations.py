@@ -22,6 +22,7 @@ from torch import nn
 
 from ..atomic import write_json_atomic
 from ..device import resolve_device
+from ..progress import progress_bar
 
 Batch = tuple[Any, Any, Any]
 CACHE_META = "meta.json"
@@ -176,8 +177,6 @@ def compute_representations(
     written to disk as they come instead of held in memory); a finished cache whose
     ``meta.json`` matches ``cache_key`` and the layers is reused instead of recomputing.
     """
-    from tqdm.auto import tqdm
-
     layers = list(layers) if layers is not None else representation_layers(model)
     available = representation_layers(model)
     if bad := [k for k in layers if k not in available]:
@@ -195,7 +194,9 @@ def compute_representations(
     has_labels = True
     total = len(batches) if hasattr(batches, "__len__") else None
     with torch.inference_mode():
-        for audio, visual, labels in tqdm(batches, total=total, desc="representations", disable=not progress):
+        for audio, visual, labels in progress_bar(
+            batches, total=total, desc="representations", unit="batch", enabled=progress
+        ):
             for modality, x in (("a", audio), ("v", visual)):
                 pooled = _pooled_layers(model, to_tensor(x, device), modality, layers)
                 for layer, rows in zip(layers, pooled):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
+from ..progress import progress_bar
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (40, 80, 230), "yellow": (230, 210, 40)}
 SOUNDS = ("whistle", "buzz", "hiss", "clicks")
@@ -148,7 +148,7 @@ def make_demo_dataset(
         writer.writerows((c.index, c.mid, c.name) for c in classes)
     rows: dict[str, list[tuple[str, str, str]]] = {split: [] for split in SPLITS}
     jobs = [(c, i) for c in classes for i in range(clips_per_class)]
-    for c, i in tqdm(jobs, desc="demo clips", disable=not progress):
+    for c, i in progress_bar(jobs, desc="demo clips", unit="clip", enabled=progress):
         rng = np.random.default_rng([seed, c.index, i])
         clip_id = f"{c.mid}_{i:03d}"
         path = out / "clips" / f"{clip_id}.mp4"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
 from ..data.reference_layout import ReferenceClip, iter_reference_clips, load_reference_clip
 from ..errors import ConfigError, UAVMError
+from ..progress import progress_bar
 from ..store import FeatureStoreWriter
 from .failures import FAILURES, FailureLog
 
@@ -71,7 +71,7 @@ def pack_datafile(
             todo = [c for c in clips if c.clip_id not in writer.done_ids]
             report.already_done = len(clips) - len(todo)
             known = set(labels.mids) if labels else None
-            with tqdm(total=len(todo), unit="clip", desc="pack", disable=not progress) as bar:
+            with progress_bar(total=len(todo), unit="clip", desc="pack", enabled=progress) as bar:
                 for clip, loaded in _load_all(todo, dim, threads):
                     unknown = [m for m in clip.labels if known is not None and m not in known]
                     if isinstance(loaded, str) or unknown:

@@ -153,7 +153,10 @@ class Manifest:
             raise UAVMError(f"{path}: damaged store manifest: a value has the wrong type ({exc})") from None
 
 
-RECORDED_FEATURE_KEYS = ("audio_encoder", "visual_encoder")  # metadata keys present in every store that records its spec
+RECORDED_FEATURE_KEYS = (
+    "audio_encoder",
+    "visual_encoder",
+)  # metadata keys present in every store that records its spec
 
 
 class ManifestView:
