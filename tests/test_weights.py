@@ -273,7 +273,7 @@ def test_registry_entries_carry_their_preprocessing():
     for name in registry.list_models():
         entry = registry.get_pretrained_cfg(name)
         audio = registry.get_pretrained_cfg(entry.audio_encoder, "audio_encoder")
-        assert entry.features.filterbank == audio.fbank and audio.dataset == entry.dataset
+        assert entry.features.fbank == audio.fbank and audio.dataset == entry.dataset
         assert registry.find(entry.visual_encoder, "visual_encoder") is not None
     assert registry.AUDIO_ENCODERS["audio_encoder_audioset"].fbank.target_frames == 1000
     for size in ("tiny", "small", "base", "large"):  # the URLs are torchvision's own

@@ -18,26 +18,41 @@ from .errors import StorageError
 def atomic_path(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it replaces ``dest`` atomically.
 
-    On an exception the temporary file is removed and ``dest`` is left untouched.
+    On an exception the temporary file is removed and ``dest`` is left untouched. A write
+    that fails for want of space or permission (also inside a library that reports it in its
+    own exception type, as safetensors and torch do) is a one-line :class:`StorageError`.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, dest.parent) from None
     tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, dest)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, dest) from None
+    except Exception as exc:
+        if _says_disk_full(exc) or _nearly_full(dest.parent):
+            raise StorageError(dest, "no space left on device") from None
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_text_atomic(dest: str | Path, text: str) -> None:
     """Write ``text`` to ``dest`` atomically (a failed write is a one-line :class:`StorageError`)."""
-    try:
-        with atomic_path(dest) as tmp:
-            tmp.write_text(text)
-    except OSError as exc:
-        raise storage_error(exc, dest) from None
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
+
+
+def _says_disk_full(exc: BaseException) -> bool:
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text
 
 
 def storage_error(exc: OSError, path: str | Path) -> StorageError:

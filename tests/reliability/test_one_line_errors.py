@@ -9,8 +9,6 @@ the path and the cause, nothing half-written that a re-run would trust).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -84,29 +82,6 @@ def test_one_feature_file_of_another_width_is_named_when_the_data_opens(tmp_path
         open_dataset(datafile, load_labels("vggsound"))
     assert str(info.value).startswith(f"{tmp_path / 'a3.npy'}: features of width 12, but {tmp_path / 'a0.npy'}")
     assert "entry 3" in str(info.value)
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """Mount a 1 MiB tmpfs (needs root and mount rights; skipped with the reason elsewhere)."""
-    mounted = []
-
-    def mount(name: str, options: str):
-        point = tmp_path / name
-        point.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'})")
-        mounted.append(point)
-        return point
-
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", str(point)], check=False)
 
 
 def test_full_disk_is_one_line_and_a_rerun_with_space_completes(tmpfs, clips, capsys):
