@@ -15,6 +15,7 @@ import torch
 import uavm
 from helpers.scenes import NAMES, VISUAL, scene_clip, train_scene_model
 from uavm.cli import main
+from uavm.media.video_io import load_frames
 from uavm.timeline import JSON_KEYS, agreement, window_spans
 
 pytestmark = pytest.mark.usefixtures("one_thread")
