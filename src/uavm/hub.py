@@ -213,3 +213,49 @@ class RemoteStream(io.RawIOBase):
 def open_stream(url: str, *, retries: int = RETRIES, backoff: float = BACKOFF) -> io.BufferedReader:
     """A buffered, resuming stream of ``url`` (see :class:`RemoteStream`)."""
     return io.BufferedReader(RemoteStream(url, retries=retries, backoff=backoff), CHUNK)
+
+
+# ----------------------------------------------------------------- the Hugging Face Hub
+
+HF_HUB = "hf-hub:"
+HUB_WEIGHTS = "model.safetensors"
+
+
+def is_hub_name(spec: object) -> bool:
+    """Whether ``spec`` names a Hugging Face Hub repository (``hf-hub:ORG/NAME[@REVISION]``)."""
+    return str(spec).startswith(HF_HUB)
+
+
+def hub_file(spec: str, filename: str = HUB_WEIGHTS) -> Path:
+    """``filename`` of the Hub repository ``hf-hub:ORG/NAME[@REVISION]``, downloaded once into the Hub's cache.
+
+    Uses ``huggingface_hub`` (the ``[hub]`` extra); ``HF_ENDPOINT`` and ``HF_HUB_CACHE``
+    are honoured as set when this is called, ``HF_TOKEN`` for private repositories.
+    """
+    from .extras import require
+
+    repo, _, revision = spec[len(HF_HUB) :].partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise DownloadError(f"{spec}: a Hub name is hf-hub:ORG/NAME (optionally @REVISION)")
+    require("hub", f"{spec} (a Hugging Face Hub model)", "huggingface_hub")
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    # RemoteEntryNotFoundError since huggingface_hub 1.0 (EntryNotFoundError before)
+    missing = (errors.RepositoryNotFoundError, getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError))
+
+    try:
+        return Path(
+            huggingface_hub.hf_hub_download(
+                repo,
+                filename,
+                revision=revision or None,
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            )
+        )
+    except missing as exc:
+        raise DownloadError(f"{spec}: no {filename} in this Hub repository ({type(exc).__name__})") from None
+    except (errors.HfHubHTTPError, errors.EntryNotFoundError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DownloadError(f"{spec}: could not fetch {filename} from the Hub ({first})") from None
