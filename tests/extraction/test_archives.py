@@ -246,3 +246,13 @@ def test_a_local_zip_and_the_cli(served, tmp_path, clips, reference):
         main(args)
     assert exit_status.value.code == 2
     assert_matches_reference(FeatureStore(out), reference, {"yt_aaa_000010", "yt_bbb_000020", "yt_ccc_000030"})
+
+
+def test_a_missing_archive_url_is_reported_and_the_next_one_runs(served, tmp_path, tiny_extractor, options):
+    with serve(served) as server:
+        urls = [f"{server.url}/gone.tar.gz", f"{server.url}/part0.tar"]
+        report = extract_archives(urls, tmp_path / "out", tiny_extractor, options, backoff=0.01)
+    assert len(report.archive_errors) == 1 and "gone.tar.gz" in report.archive_errors[0]
+    assert "HTTP 404" in report.archive_errors[0] and "\n" not in report.archive_errors[0]
+    assert report.archives_done == 1 and report.stores["store"].extracted == 2
+    assert "per clip: decode" in report.summary()

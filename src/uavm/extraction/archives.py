@@ -57,7 +57,7 @@ from ..store import FeatureStoreWriter
 from .extractor import FeatureExtractor
 from .failures import FAILURES, FailureLog
 from .inputs import MEDIA_SUFFIXES, ClipInput
-from .pipeline import ExtractOptions, ExtractReport, _batches, _check_resumable, _decoded, _store_clip
+from .pipeline import STAGES, ExtractOptions, ExtractReport, _batches, _check_resumable, _decoded, _store_clip
 
 ARCHIVE_LOG = "archives.json"
 MAX_MEMBER_BYTES = 1 << 30  # a member is read into memory: larger ones are failure rows
@@ -85,6 +85,7 @@ class ArchiveReport:
     unlisted: int = 0  # members the clip table does not list
     duplicates: int = 0
     wall_seconds: float = 0.0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))  # summed per stage
 
     @property
     def failures(self) -> int:
@@ -105,6 +106,10 @@ class ArchiveReport:
             lines.append(f"{self.unlisted} members are not in the clip table (listed in failures.csv)")
         if self.duplicates:
             lines.append(f"{self.duplicates} members repeat a clip id seen before (skipped)")
+        done = sum(r.extracted + r.failures for r in self.stores.values())
+        per_clip = ", ".join(f"{k} {1000 * v / done:.0f} ms" for k, v in self.seconds.items() if done and v)
+        if per_clip:
+            lines.append(f"per clip: {per_clip}")
         lines += self.archive_errors
         return "\n".join(lines)
 
@@ -280,7 +285,10 @@ def extract_archives(
                         tmp_dir,
                     )
                     for batch in _batches(_decoded(items, extractor.spec, options.workers), options.batch_size):
-                        for clip in extractor.encode(batch, {}):
+                        for decoded in batch:
+                            for stage, seconds in decoded.seconds.items():
+                                report.seconds[stage] += seconds
+                        for clip in extractor.encode(batch, report.seconds):
                             split = clip.item.split if table else None
                             members += 1
                             _store_clip(writers[split], logs[split], clip, report.stores[split or "store"])
