@@ -14,7 +14,7 @@ import importlib.util
 from .errors import MissingExtraError
 
 # top-level module -> the extra that installs it (the smallest one)
-EXTRA_OF_MODULE = {"scipy": "train", "sklearn": "train", "matplotlib": "analysis"}
+EXTRA_OF_MODULE = {"scipy": "train", "sklearn": "train", "matplotlib": "analysis", "huggingface_hub": "hub"}
 # command -> the extra its optional imports come from
 EXTRA_OF_COMMAND = {
     "train": "train",

@@ -3,11 +3,16 @@
 A download goes to ``<name>.part`` next to its final path and is renamed into
 place only once complete, so a half-written file is never used. An interrupted
 download resumes from the ``.part`` file with an HTTP ``Range`` request.
+:func:`open_stream` reads a URL as a stream (no file written), reconnecting with
+``Range`` and backing off when the connection drops.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -115,3 +120,142 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
                 bar.update(len(chunk))
         if total is not None and part.stat().st_size != total:
             raise OSError(f"connection closed after {part.stat().st_size} of {total} bytes")
+
+
+# ----------------------------------------------------------------- streaming reads
+
+RETRIES = 5
+BACKOFF = 1.0  # seconds before the first retry; doubled for each further one
+
+
+class RemoteStream(io.RawIOBase):
+    """A read-only, forward-only file object over ``url`` that survives dropped connections.
+
+    When the connection fails or closes before the announced length, the stream
+    reopens the URL with ``Range: bytes=<position>-`` after a pause (``backoff``,
+    doubled each time, at most ``retries`` times in a row) and carries on, so a
+    reader such as ``tarfile.open(fileobj=..., mode="r|*")`` never sees the cut. A
+    server that ignores ``Range`` is read from the start again and the bytes
+    already delivered are skipped. ``reconnects`` counts the resumptions.
+    """
+
+    def __init__(self, url: str, *, retries: int = RETRIES, backoff: float = BACKOFF, timeout: float = 60.0):
+        super().__init__()
+        self.url, self.retries, self.backoff, self.timeout = url, retries, backoff, timeout
+        self.position = 0
+        self.size: int | None = None
+        self.reconnects = 0
+        self._response = None
+        self._with_retries(self._connect)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        failures = 0
+        while True:
+            try:
+                n = self._response.readinto(buffer)
+                if n == 0 and len(buffer) and self.size is not None and self.position < self.size:
+                    raise OSError(f"connection closed after {self.position} of {self.size} bytes")
+                self.position += n
+                return n
+            except (OSError, http.client.HTTPException) as exc:
+                failures += 1
+                if failures > self.retries:
+                    raise DownloadError(f"could not read {self.url} at byte {self.position} ({exc})") from exc
+                time.sleep(self.backoff * 2 ** (failures - 1))
+                self.reconnects += 1
+                self._response.close()
+                self._with_retries(self._connect)
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        super().close()
+
+    def _with_retries(self, step) -> None:
+        for attempt in range(self.retries + 1):
+            try:
+                step()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 and exc.code not in (408, 429):
+                    raise DownloadError(f"could not download {self.url} (HTTP {exc.code} {exc.reason})") from None
+                problem: BaseException = exc
+            except (OSError, http.client.HTTPException) as exc:
+                problem = exc
+            if attempt == self.retries:
+                reason = getattr(problem, "reason", None) or problem
+                raise DownloadError(f"could not download {self.url} ({reason})") from problem
+            time.sleep(self.backoff * 2**attempt)
+
+    def _connect(self) -> None:
+        request = urllib.request.Request(self.url, headers={"User-Agent": "uavm"})
+        if self.position:
+            request.add_header("Range", f"bytes={self.position}-")
+        response = urllib.request.urlopen(request, timeout=self.timeout)
+        length = response.headers.get("Content-Length")
+        if self.position and response.status == 206:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            self.size = int(total) if total.isdigit() else self.size
+        else:  # the whole file: skip what was already delivered
+            self.size = int(length) if length is not None else None
+            left = self.position
+            while left:
+                chunk = response.read(min(left, CHUNK))
+                if not chunk:
+                    raise OSError(f"connection closed after {self.position - left} bytes")
+                left -= len(chunk)
+        self._response = response
+
+
+def open_stream(url: str, *, retries: int = RETRIES, backoff: float = BACKOFF) -> io.BufferedReader:
+    """A buffered, resuming stream of ``url`` (see :class:`RemoteStream`)."""
+    return io.BufferedReader(RemoteStream(url, retries=retries, backoff=backoff), CHUNK)
+
+
+# ----------------------------------------------------------------- the Hugging Face Hub
+
+HF_HUB = "hf-hub:"
+HUB_WEIGHTS = "model.safetensors"
+
+
+def is_hub_name(spec: object) -> bool:
+    """Whether ``spec`` names a Hugging Face Hub repository (``hf-hub:ORG/NAME[@REVISION]``)."""
+    return str(spec).startswith(HF_HUB)
+
+
+def hub_file(spec: str, filename: str = HUB_WEIGHTS) -> Path:
+    """``filename`` of the Hub repository ``hf-hub:ORG/NAME[@REVISION]``, downloaded once into the Hub's cache.
+
+    Uses ``huggingface_hub`` (the ``[hub]`` extra); ``HF_ENDPOINT`` and ``HF_HUB_CACHE``
+    are honoured as set when this is called, ``HF_TOKEN`` for private repositories.
+    """
+    from .extras import require
+
+    repo, _, revision = spec[len(HF_HUB) :].partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise DownloadError(f"{spec}: a Hub name is hf-hub:ORG/NAME (optionally @REVISION)")
+    require("hub", f"{spec} (a Hugging Face Hub model)", "huggingface_hub")
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    # RemoteEntryNotFoundError since huggingface_hub 1.0 (EntryNotFoundError before)
+    missing = (errors.RepositoryNotFoundError, getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError))
+
+    try:
+        return Path(
+            huggingface_hub.hf_hub_download(
+                repo,
+                filename,
+                revision=revision or None,
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            )
+        )
+    except missing as exc:
+        raise DownloadError(f"{spec}: no {filename} in this Hub repository ({type(exc).__name__})") from None
+    except (errors.HfHubHTTPError, errors.EntryNotFoundError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DownloadError(f"{spec}: could not fetch {filename} from the Hub ({first})") from None

@@ -26,9 +26,11 @@ from .extraction.extractor import ClipFeatures, FeatureExtractor
 from .extraction.failures import printable
 from .extraction.inputs import media_in_folder
 from .feature_spec import FeatureSpec
+from .hub import is_hub_name
 from .modality import MODALITIES, NAMES, VIEW_NAMES
 from .models import REGISTRY, create_model, load_model, read_model_info
 from .sequence import pad_or_cut
+from .weights import locate
 
 if TYPE_CHECKING:
     from .timeline import Timeline
@@ -72,6 +74,8 @@ class ModelFacts:
         entry = REGISTRY.get(str(model_spec))
         if entry is not None:
             return cls(entry.features, labels=load_labels(entry.dataset), multi_label=entry.dataset == "audioset")
+        if is_hub_name(model_spec):  # the model file (cached by the Hub client) says what it needs
+            model_spec = locate(model_spec, "model")
         info = read_model_info(model_spec)
         recorded = any(info.get(k) is not None for k in ("audio_encoder", "visual_encoder"))
         spec = FeatureSpec.from_dict(info, f"{model_spec}: model info") if recorded else None

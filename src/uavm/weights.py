@@ -1,7 +1,7 @@
 """Weight files: find, read, save, and fetch-and-convert registered weights once.
 
-- :func:`locate` turns what a user names (a registry name, an ``http(s)://`` or
-  ``file://`` URL, a path) into a local file. It is the one place a new naming
+- :func:`locate` turns what a user names (a registry name, a Hugging Face Hub
+  name ``hf-hub:ORG/NAME``, an ``http(s)://`` or ``file://`` URL, a path) into a local file. It is the one place a new naming
   scheme (such as a model hub) plugs in.
 - :func:`read_weights` reads our safetensors files and PyTorch pickles (with
   ``weights_only``: a pickle that would run code is refused) into a state_dict
@@ -33,7 +33,7 @@ from torch import nn
 from . import registry
 from .atomic import atomic_path
 from .errors import CheckpointError
-from .hub import cache_dir, download, filename_from_url
+from .hub import cache_dir, download, filename_from_url, hub_file, is_hub_name
 
 URL_SCHEMES = ("http://", "https://", "file://")
 Converter = Callable[["registry.PretrainedCfg", Path, Path], object]  # (entry, released file, destination)
@@ -56,7 +56,8 @@ def locate(spec: str | Path, kind: str, convert: Converter | None = None) -> Pat
         if convert is None:
             raise ValueError(f"{text}: a registered {kind} needs a converter for its released file")
         return cached_file(entry, convert)
-    # another naming scheme (e.g. a model hub's "hf-hub:ORG/NAME") resolves to its cached file here
+    if is_hub_name(text):  # hf-hub:ORG/NAME: the repository's model.safetensors, cached by huggingface_hub
+        return hub_file(text)
     if text.startswith(URL_SCHEMES):
         return download(text, cache_dir() / "downloads" / filename_from_url(text))
     path = Path(text).expanduser()

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "models": "models:models",
     "info": "models:info",
     "convert": "models:convert",
+    "export": "models:export",
     "train-audio-encoder": "audio:train_audio_encoder",
     "extract": "extract:extract",
     "pack": "extract:pack",

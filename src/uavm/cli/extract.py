@@ -14,7 +14,7 @@ SOME_FAILED = 2  # exit status when the job finished but some clips are in failu
 
 
 @click.command()
-@click.argument("input", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False), help="Feature store folder (created, or resumed)."
 )
@@ -62,9 +62,15 @@ SOME_FAILED = 2  # exit status when the job finished but some clips are in failu
     default=None,
     help="Encoders in bfloat16 autocast (default: on a GPU) or float32 (default: on a CPU).",
 )
+@click.option(
+    "--clip-table",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Archives only: VGGSound's vggsound.csv (youtube_id, start, label, split): labels, and a store per split.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def extract(
-    input: str,
+    inputs: tuple[str, ...],
     out: str,
     audio_encoder: str,
     visual_encoder: str,
@@ -80,12 +86,15 @@ def extract(
     interpolation: str,
     device: str | None,
     bf16: bool | None,
+    clip_table: str | None,
     quiet: bool,
 ) -> None:
     """Extract audio and visual features of INPUT into a feature store.
 
     INPUT is a folder of media files, a CSV/JSON manifest (path, id, labels) or a
-    reference datafile. A re-run skips clips already stored. Exit status 2 when
+    reference datafile; or one or more tar / tar.gz / zip archives (paths or
+    http(s) URLs, or .txt files listing them), streamed without unpacking (with
+    --clip-table, OUT/<split> stores). A re-run skips clips (and finished archives) already stored. Exit status 2 when
     some clips failed (see OUT/failures.csv). Run under `torchrun --nproc-per-node
     N -m uavm extract ...` to spread the work over GPUs and nodes.
     """
@@ -97,7 +106,8 @@ def extract(
 
     part = choose_shard(shard)
     vocabulary = load_labels(labels) if labels else None
-    items = read_inputs(input)
+    archives = _archives(inputs, part)
+    items = read_inputs(inputs[0]) if archives is None else []
     spec = FeatureSpec(
         audio_encoder, visual_encoder, fps=fps, short_side=short_side, interpolation=interpolation, seq_len=seq_len
     ).validate("uavm extract")
@@ -110,6 +120,17 @@ def extract(
         bf16=bf16,
         progress=not quiet,
     )
+    if archives is not None:
+        from ..extraction.archives import extract_archives, read_vggsound_csv
+
+        if clip_table and vocabulary is None:
+            vocabulary = load_labels("vggsound")
+        table = read_vggsound_csv(clip_table, vocabulary) if clip_table else None
+        result = extract_archives(archives, out, spec, options, vocabulary, table)
+        click.echo(result.summary())
+        if result.failures:
+            sys.exit(SOME_FAILED)
+        return
     report = run_extract(items, out, spec, options, labels=vocabulary, shard=part)
     click.echo(report.summary())
     if part is not None:
@@ -124,6 +145,25 @@ def extract(
         failed = bool(report.failures)
     if failed:
         sys.exit(SOME_FAILED)
+
+
+def _archives(inputs: tuple[str, ...], part: tuple[int, int] | None) -> list[str] | None:
+    """The archives INPUTS name (``None``: one folder or manifest); a one-line error for a mix."""
+    from ..errors import ConfigError
+    from ..extraction.archives import LIST_SUFFIXES, archive_list, is_archive
+
+    listed = [i for i in inputs if is_archive(i) or i.lower().endswith(LIST_SUFFIXES)]
+    if not listed:
+        if len(inputs) > 1:
+            raise ConfigError("give one folder or manifest, or one or more archives")
+        if not Path(inputs[0]).exists():
+            raise ConfigError(f"{inputs[0]}: no such folder or manifest file")
+        return None
+    if len(listed) != len(inputs):
+        raise ConfigError(f"{[i for i in inputs if i not in listed][0]}: archives cannot be mixed with other inputs")
+    if part is not None:
+        raise ConfigError("--shard / torchrun: not for archives (give each process its own archives)")
+    return archive_list(inputs)
 
 
 @click.command()

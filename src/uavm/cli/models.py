@@ -84,3 +84,18 @@ def convert(source: str, dest: str, arch: str | None, num_heads: int | None) -> 
 
     path = convert_checkpoint(source, dest, arch=arch, num_heads=num_heads)
     click.echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("model")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--labels", default=None, help="Label set (vggsound, audioset or a label CSV) if the model records none.")
+def export(model: str, dest: str, labels: str | None) -> None:
+    """Write MODEL as a Hugging Face Hub-ready folder DEST (weights, config.json, labels.csv, model card).
+
+    Upload it with `huggingface-cli upload ORG/NAME DEST`; then `--model hf-hub:ORG/NAME` loads it.
+    """
+    from ..export import export_model
+
+    out = export_model(model, dest, labels=labels)
+    click.echo(f"wrote {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))

@@ -19,7 +19,7 @@ from ..predict import ClipPrediction, Predictor, media_files
     "model_spec",
     default="uavm_vggsound",
     show_default=True,
-    help="Registered model name or checkpoint path.",
+    help="Registered model name, checkpoint path or hf-hub:ORG/NAME.",
 )
 @click.option("--audio-encoder", default=None, help="Audio encoder spec (default: the model's own).")
 @click.option("--visual-encoder", default=None, help="Visual encoder spec (default: the model's own).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -112,7 +113,7 @@ def evaluate(
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("name", type=click.Choice(["vggsound-released"]))
+@click.argument("name", type=click.Choice(["vggsound-released", "vggsound-raw"]))
 @click.option("--root", default="data/vggsound-released", help="Folder for downloads, features and stores.")
 @click.option(
     "--recipe",
@@ -120,7 +121,22 @@ def evaluate(
     default=None,
     help="Training recipe (default: the paper's VGGSound UAVM recipe).",
 )
-@click.option("--mirror", default=None, help="Fetch the released files from <mirror>/<file name> instead.")
+@click.option(
+    "--mirror",
+    default=None,
+    help="Fetch the released files from <mirror>/<file name> instead; vggsound-raw: where vggsound.csv and "
+    "the media archives are.",
+)
+@click.option(
+    "--archives",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="vggsound-raw: a file listing the archive names (default vggsound_00.tar.gz ... vggsound_19.tar.gz).",
+)
+@click.option("--audio-encoder", default=None, help="vggsound-raw: audio encoder spec (default: the paper's).")
+@click.option("--visual-encoder", default=None, help="vggsound-raw: visual encoder spec (default: the paper's).")
+@click.option("--short-side", type=int, default=None, help="vggsound-raw: frame short side (default: the paper's).")
+@click.option("--workers", type=int, default=4, help="vggsound-raw: decoding processes.")
 @click.option("--keep-downloads", is_flag=True, help="Keep the zip archives after unpacking.")
 @click.option("--prepare-only", is_flag=True, help="Stop after packing the stores.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted training run.")
@@ -134,14 +150,24 @@ def recipe(
     prepare_only: bool,
     resume: bool,
     overrides: tuple[str, ...],
+    archives: str | None = None,
+    audio_encoder: str | None = None,
+    visual_encoder: str | None = None,
+    short_side: int | None = None,
+    workers: int = 4,
 ) -> None:
-    """Run a named end-to-end recipe; vggsound-released: download the released features, pack them, train."""
-    import os
+    """Run a named end-to-end recipe.
 
-    from ..recipes.vggsound_released import PAPER_RECIPE, is_prepared, prepare_vggsound_released
-    from ..train.config import apply_overrides, build_config, load_recipe
-    from ..train.distributed import teardown
-    from ..train.trainer import train as run_training
+    vggsound-released: download the released features, pack them, train.
+    vggsound-raw: stream the mirror's media archives into train / test stores, train, evaluate on test.
+    """
+    if name == "vggsound-raw":
+        _recipe_raw(root, mirror, archives, audio_encoder, visual_encoder, short_side, workers)
+        if not prepare_only:
+            _train_recipe(root, recipe, resume, overrides, evaluate_on_test=True)
+        return
+
+    from ..recipes.vggsound_released import is_prepared, prepare_vggsound_released
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):
         raise ConfigError(
@@ -155,17 +181,77 @@ def recipe(
         click.echo(f"{split}: {prepared.stores[split]} ({prepared.missing[split]} clips without features skipped)")
     if prepare_only:
         return
+    _train_recipe(root, recipe, resume, overrides)
+
+
+def _recipe_raw(
+    root: str,
+    mirror: str | None,
+    archives: str | None,
+    audio_encoder: str | None,
+    visual_encoder: str | None,
+    short_side: int | None,
+    workers: int,
+) -> None:
+    """vggsound-raw's preparation: archives → stores (once, in one process)."""
+    from ..extraction import ExtractOptions
+    from ..feature_spec import FeatureSpec
+    from ..recipes.vggsound_raw import is_prepared, prepare_vggsound_raw
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_prepared(root):
+        raise ConfigError(
+            f"{root}: not prepared; run `uavm recipe vggsound-raw --root {root} --mirror ... --prepare-only` "
+            "once (one process) before training under torchrun"
+        )
+    spec = FeatureSpec().replace(
+        **{
+            k: v
+            for k, v in {
+                "audio_encoder": audio_encoder,
+                "visual_encoder": visual_encoder,
+                "short_side": short_side,
+            }.items()
+            if v is not None
+        }
+    )
+    prepared = prepare_vggsound_raw(
+        root, mirror or "", archives=archives, features=spec, options=ExtractOptions(workers=workers)
+    )
+    if prepared.report is not None:
+        click.echo(prepared.report.summary())
+    for split, store in prepared.stores.items():
+        click.echo(f"{split}: {store}")
+
+
+def _train_recipe(
+    root: str, recipe: str | None, resume: bool, overrides: tuple[str, ...], evaluate_on_test: bool = False
+) -> None:
+    """Train the paper's VGGSound recipe (or ``recipe``) on ``root/store/{train,test}``; optionally evaluate on test."""
+    from ..recipes.vggsound_released import PAPER_RECIPE
+    from ..train.config import apply_overrides, build_config, load_recipe
+    from ..train.distributed import teardown
+    from ..train.trainer import train as run_training
+
     values = load_recipe(recipe) if recipe else dict(PAPER_RECIPE)
     values.update(
-        train=str(prepared.stores["train"]),
-        test=str(prepared.stores["test"]),
+        train=str(Path(root) / "store" / "train"),
+        test=str(Path(root) / "store" / "test"),
         out_dir=str(Path(root) / "runs" / "uavm"),
     )
     config = build_config(apply_overrides(values, list(overrides)))
     try:
-        _report(run_training(config, resume=resume))
+        result = run_training(config, resume=resume)
+        _report(result)
     finally:
         teardown()
+    if evaluate_on_test and int(os.environ.get("RANK", "0")) == 0:
+        click.get_current_context().invoke(
+            evaluate,
+            checkpoint=str(result.best_model),
+            data=values["test"],
+            num_workers=config.num_workers,
+            json_out=str(Path(values["out_dir"]) / "test_metrics.json"),
+        )
 
 
 def _labels_for(num_classes: int) -> str:

@@ -58,7 +58,7 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
     result = DecodedClip(item)
     start = time.perf_counter()
     try:
-        container = open_media(item.path)
+        container = open_media(item.path, item.data)
     except MediaError as exc:
         result.problems = {"audio": exc.problem, "visual": exc.problem}
         return result

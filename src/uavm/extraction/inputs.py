@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class ClipInput:
     clip_id: str
     path: Path
     labels: tuple[str, ...] = ()
+    data: bytes | None = field(default=None, repr=False, compare=False)  # the media bytes (an archive member)
+    split: str | None = None  # which store a routed extraction puts it in (see :mod:`.archives`)
 
 
 def read_inputs(source: str | Path) -> list[ClipInput]:

@@ -39,6 +39,7 @@ the paper may have been computed with bilinear resizing. Pass
 from __future__ import annotations
 
 import errno
+import io
 import math
 import stat
 from fractions import Fraction
@@ -107,14 +108,18 @@ def load_frames(
         )
 
 
-def open_media(path: str | Path) -> av.container.InputContainer:
-    """Open a media file with PyAV, turning failures into a :class:`MediaError` naming the file."""
+def open_media(path: str | Path, data: bytes | None = None) -> av.container.InputContainer:
+    """Open a media file with PyAV, turning failures into a :class:`MediaError` naming the file.
+
+    ``data``: the file's bytes (an archive member read into memory), opened from memory;
+    ``path`` then only names it in errors.
+    """
     path = Path(path)
-    problem = file_problem(path)
+    problem = file_problem(path) if data is None else (None if data else "empty file")
     if problem:
         raise MediaError(path, problem)
     try:
-        return av.open(str(path), mode="r")
+        return av.open(str(path) if data is None else io.BytesIO(data), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise MediaError(path, f"not a readable media file ({_reason(exc)})") from exc
 

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import CheckpointError
+from ..hub import is_hub_name
 from ..model_config import ARCHS, ModelConfig
 from ..registry import REGISTRY, PretrainedCfg, list_models
 from ..weights import build_loaded, locate
@@ -55,12 +56,16 @@ def load_model(path: str | Path, arch: str | None = None, num_heads: int | None 
 
 
 def create_model(name_or_arch: str, pretrained: bool | str | Path = False, **overrides: Any) -> nn.Module:
-    """Build a registered model or an architecture.
+    """Build a registered model or an architecture, or load a Hub model (``hf-hub:ORG/NAME``).
 
     ``pretrained``: False (random weights), True (a registered model's released weights,
     downloaded into the cache), or a path / URL of a checkpoint whose sizes must match.
     ``overrides`` change config fields (e.g. ``num_classes=10``, ``depth_s=2``).
     """
+    if is_hub_name(name_or_arch):  # hf-hub:ORG/NAME: a trained model, weights always loaded
+        if overrides or pretrained not in (False, True, None):
+            raise ValueError(f"{name_or_arch}: a Hub model is loaded as it is (no overrides, no other weights)")
+        return load_model(name_or_arch)
     entry = REGISTRY.get(name_or_arch)
     if entry is not None:
         config = entry.config.replace(**overrides)
