@@ -23,15 +23,15 @@ from ..modality import MODALITIES, NAMES
 from ..sequence import pad_or_cut
 from ..store import FeatureStore
 from .datafile import read_datafile, resolve_entry_path
+from .label_index import LabelIndex
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
 from .transforms import (
     Augmentation,
     AugmentConfig,
-    augment_features,
     draw_augmentation,
     feat_norm,
-    make_targets,
+    finish_batch,
     time_roll,
 )
 
@@ -309,8 +309,11 @@ def plan_epoch(
 class TrainBatches(torch.utils.data.Dataset):
     """Map-style dataset of one epoch's training batches for one rank (use with ``batch_size=None``).
 
-    Item ``step`` is ``{"a"/"v": [b, T, D] float32 (the modalities the step uses),
-    "targets": [b, C] float32, "modality": "a" | "v" | "av"}``.
+    Item ``step`` is the step's *raw* batch: only what must come from storage — the float16 rows
+    of the step's modalities (clips, then the mixed clips' partners, rolled in time inside the
+    gather) and the small per-clip draws. :meth:`finish` (on the training device, after the
+    DataLoader's pinned copy) turns it into ``{"a"/"v": [b, T, D] float32, "targets": [b, C]
+    float32, "modality": "a" | "v" | "av"}``: feat_norm, mixup and targets as one batched step.
     """
 
     def __init__(self, dataset: FeatureDataset, augment: AugmentConfig, *, rank: int = 0, world_size: int = 1):
@@ -318,24 +321,40 @@ class TrainBatches(torch.utils.data.Dataset):
         self.augment = augment
         self.rank, self.world_size = rank, world_size
         self.plan: EpochPlan | None = None
+        self.labels = LabelIndex.from_lists(dataset.label_indices)
 
     def __len__(self) -> int:
         return 0 if self.plan is None else self.plan.steps
 
     def __getitem__(self, step: int) -> dict:
         indices, aug, modality = self.plan.batch(step, self.rank, self.world_size)
-        partners = aug.partner[aug.mixed]
-        batch: dict = {"modality": modality}
+        mixed = np.flatnonzero(aug.mixed)
+        partners = aug.partner[mixed]
+        clips = np.concatenate([indices, partners])
+        # rolled while read: the same shift moves a clip and its partner, so it commutes with mixing
+        shifts = np.concatenate([aug.shift, aug.shift[mixed]])
+        raw: dict = {"modality": modality, "size": len(indices)}
         for m in MODALITIES:
             if m in modality:
-                # rolled while read: the same shift moves a clip and its partner, so it commutes with mixing
-                x = self.dataset.read(indices, m, aug.shift)
-                px = self.dataset.read(partners, m, aug.shift[aug.mixed]) if len(partners) else None
-                batch[m] = augment_features(x, px, aug, self.augment.feat_norm)
-        own = [self.dataset.label_indices[i] for i in indices]
-        other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
-        batch["targets"] = make_targets(own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam)
-        return batch
+                raw[m] = torch.from_numpy(np.ascontiguousarray(self.dataset.read(clips, m, shifts)))
+        rows, classes = self.labels.pairs(indices)
+        own_mixed = aug.mixed[rows]
+        prow, pclass = self.labels.pairs(partners)
+        lam = aug.lam.astype(np.float64)
+        raw.update(
+            mixed=torch.from_numpy(mixed),
+            lam=torch.from_numpy(lam[mixed]),
+            set_rows=torch.from_numpy(rows[~own_mixed]),
+            set_classes=torch.from_numpy(classes[~own_mixed]),
+            add_rows=torch.from_numpy(np.concatenate([rows[own_mixed], mixed[prow]])),
+            add_classes=torch.from_numpy(np.concatenate([classes[own_mixed], pclass])),
+            add_weights=torch.from_numpy(np.concatenate([lam[rows[own_mixed]], 1.0 - lam[mixed[prow]]])),
+        )
+        return raw
+
+    def finish(self, raw: dict, device: torch.device | str = "cpu") -> dict:
+        """The training batch of ``raw`` (an item of this dataset), made on ``device``."""
+        return finish_batch(raw, self.augment, len(self.dataset.labels), device)
 
 
 class EvalBatches(torch.utils.data.Dataset):

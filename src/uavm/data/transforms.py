@@ -132,3 +132,58 @@ def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
     if normalise:
         out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
     return out
+
+
+def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device | str = "cpu") -> dict:
+    """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
+
+    ``raw[m]`` holds the float16 rows (already rolled in time) of the batch's ``raw["size"]`` clips
+    followed by those of the mixed clips' partners. The rows go to ``device`` (a non-blocking copy:
+    pinned by the DataLoader on a GPU), and there feat_norm, mixup and the soft targets are made.
+    On a CPU the float32 batch is written once (the float16→float32 conversion and the L2 division
+    are one pass, the norm is read off the float16 rows) and only the mixed rows are touched again.
+    Returns ``{"modality", "a"/"v": float32 [B, T, D], "targets": float32 [B, C]}``.
+    """
+    device = torch.device(device)
+    size = int(raw["size"])
+    mixed = raw["mixed"].to(device, non_blocking=True)
+    lam = raw["lam"].to(device, non_blocking=True).to(torch.float32)
+    batch: dict = {"modality": raw["modality"]}
+    for m in ("a", "v"):
+        if m in raw:
+            batch[m] = _finish_features(raw[m].to(device, non_blocking=True), size, mixed, lam, config.feat_norm)
+    batch["targets"] = _finish_targets(raw, size, num_classes, config.label_smoothing, device)
+    return batch
+
+
+def _finish_features(rows: torch.Tensor, size: int, mixed: torch.Tensor, lam: torch.Tensor, normalise: bool):
+    """``[B, T, D]`` float32: rows ``:size`` normalised, the mixed ones mixed with rows ``size:`` (their partners)."""
+    out = torch.empty((size, *rows.shape[1:]), dtype=torch.float32, device=rows.device)
+    if normalise:  # x / max(|x|, eps), as F.normalize; the norm in float32 from the float16 rows
+        norms = torch.linalg.vector_norm(rows, dim=-1, keepdim=True, dtype=torch.float32).clamp_min_(1e-12)
+        torch.div(rows[:size], norms[:size], out=out)
+    else:
+        out.copy_(rows[:size])
+    if not len(mixed):
+        return out
+    partner = rows[size:]
+    other = torch.div(partner, norms[size:]) if normalise else partner.to(torch.float32)
+    other.mul_((1 - lam).view(-1, *([1] * (out.ndim - 1))))  # (1-λ)·partner
+    if out.device.type == "cpu":  # in place, row by row: no gather / scatter of the mixed rows
+        for j, row in enumerate(mixed.tolist()):
+            out[row].mul_(lam[j]).add_(other[j])
+    else:
+        scaled = out.index_select(0, mixed).mul_(lam.view(-1, *([1] * (out.ndim - 1))))
+        out.index_copy_(0, mixed, scaled.add_(other))
+    return out
+
+
+def _finish_targets(raw: dict, size: int, num_classes: int, smoothing: float, device: torch.device) -> torch.Tensor:
+    """Soft targets: ε/C everywhere, 1-ε at an unmixed clip's classes, λ- and (1-λ)-weighted adds for mixed ones."""
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    out = torch.full((size, num_classes), smoothing / num_classes, dtype=dtype, device=device)
+    rows, classes = raw["set_rows"].to(device), raw["set_classes"].to(device)
+    out.index_put_((rows, classes), torch.full((len(rows),), 1.0 - smoothing, dtype=dtype, device=device))
+    rows, classes = raw["add_rows"].to(device), raw["add_classes"].to(device)
+    out.index_put_((rows, classes), (raw["add_weights"].to(device, dtype) * (1.0 - smoothing)), accumulate=True)
+    return out.to(torch.float32)

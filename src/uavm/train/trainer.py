@@ -181,7 +181,8 @@ class FeatureTrainer(TrainerShell):
         check_every = 1 if info.device.type == "cpu" else 25
         loss_sum = torch.zeros((), device=info.device, dtype=torch.float64)
         bar = progress_bar(loader, desc=f"epoch {epoch}", enabled=config.progress and info.is_main, summary=False)
-        for step, batch in enumerate(bar):
+        for step, raw in enumerate(bar):
+            batch = self.batches.finish(raw, info.device)  # feat_norm, mixup, targets: batched, on the device
             if self.warmup is not None:
                 self.warmup.step(self.global_step)
             loss = training_step(
