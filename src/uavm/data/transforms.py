@@ -156,26 +156,48 @@ def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: tor
     return batch
 
 
+CACHE_BLOCK_BYTES = 1 << 20  # float32 rows handled together on a CPU: small enough to stay in the L2 cache
+
+
 def _finish_features(rows: torch.Tensor, size: int, mixed: torch.Tensor, lam: torch.Tensor, normalise: bool):
     """``[B, T, D]`` float32: rows ``:size`` normalised, the mixed ones mixed with rows ``size:`` (their partners)."""
     out = torch.empty((size, *rows.shape[1:]), dtype=torch.float32, device=rows.device)
-    if normalise:  # x / max(|x|, eps), as F.normalize; the norm in float32 from the float16 rows
-        norms = torch.linalg.vector_norm(rows, dim=-1, keepdim=True, dtype=torch.float32).clamp_min_(1e-12)
-        torch.div(rows[:size], norms[:size], out=out)
-    else:
+    if out.device.type != "cpu":  # a GPU: whole-batch kernels
         out.copy_(rows[:size])
-    if not len(mixed):
+        if normalise:
+            out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
+        if len(mixed):
+            _mix_into(out, mixed, _partner_rows(rows[size:], normalise), lam)
         return out
-    partner = rows[size:]
-    other = torch.div(partner, norms[size:]) if normalise else partner.to(torch.float32)
-    other.mul_((1 - lam).view(-1, *([1] * (out.ndim - 1))))  # (1-λ)·partner
-    if out.device.type == "cpu":  # in place, row by row: no gather / scatter of the mixed rows
-        for j, row in enumerate(mixed.tolist()):
-            out[row].mul_(lam[j]).add_(other[j])
-    else:
-        scaled = out.index_select(0, mixed).mul_(lam.view(-1, *([1] * (out.ndim - 1))))
-        out.index_copy_(0, mixed, scaled.add_(other))
+    # a CPU: block by block, so that each block is converted, normalised and mixed while in cache and
+    # the float32 batch crosses memory once (the same operations, hence the same values, as whole-batch)
+    step = max(1, CACHE_BLOCK_BYTES // max(1, out[0].numel() * 4))
+    bounds = np.searchsorted(mixed.numpy(), np.arange(0, size + step, step))
+    for block, lo in enumerate(range(0, size, step)):
+        hi = min(size, lo + step)
+        part = out[lo:hi]
+        part.copy_(rows[lo:hi])
+        if normalise:
+            part.div_(torch.linalg.vector_norm(part, dim=-1, keepdim=True).clamp_min_(1e-12))
+        j0, j1 = int(bounds[block]), int(bounds[block + 1])
+        if j1 > j0:
+            partner = _partner_rows(rows[size + j0 : size + j1], normalise)
+            _mix_into(part, mixed[j0:j1] - lo, partner, lam[j0:j1])
     return out
+
+
+def _partner_rows(partner: torch.Tensor, normalise: bool) -> torch.Tensor:
+    other = partner.to(torch.float32)
+    if normalise:
+        other.div_(torch.linalg.vector_norm(other, dim=-1, keepdim=True).clamp_min_(1e-12))
+    return other
+
+
+def _mix_into(out: torch.Tensor, rows: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor) -> None:
+    """``out[rows] = λ·out[rows] + (1-λ)·partner`` (as :func:`mix`), in place."""
+    shape = (-1, *([1] * (out.ndim - 1)))
+    mixed = out.index_select(0, rows).mul_(lam.view(shape))
+    out.index_copy_(0, rows, mixed.add_(partner.mul_((1 - lam).view(shape))))
 
 
 def _finish_targets(raw: dict, size: int, num_classes: int, smoothing: float, device: torch.device) -> torch.Tensor:
