@@ -22,6 +22,7 @@ from ..errors import ConfigError, MediaError, UAVMError
 from ..modality import MODALITIES, NAMES
 from ..sequence import pad_or_cut
 from ..store import FeatureStore
+from ..store.clip_index import ClipIds, ClipIndex
 from .datafile import read_datafile, resolve_entry_path
 from .label_index import LabelIndex
 from .labels import LabelSet
@@ -80,10 +81,13 @@ class StoreDataset(FeatureDataset):
         self.store = store
         self.labels = labels
         self.seq_len = int(seq_len or store.seq_len)
-        records = store.records
-        self.clip_ids = [r.clip_id for r in records]
-        where = f"feature store {getattr(store, 'path', '')}".strip()
-        self.label_indices = [_label_indices(labels, r.labels, f"{where}, clip {r.clip_id}") for r in records]
+        index = store.index
+        self.clip_ids = ClipIds(index.clip_ids)
+        self.label_indices = LabelIndex(index.label_offsets, _vocab_lookup(labels, index)[index.label_codes])
+        empty = np.flatnonzero(self.label_indices.counts() == 0)
+        if len(empty):
+            where = f"feature store {getattr(store, 'path', '')}".strip()
+            raise UAVMError(f"{where}, clip {index.clip_id(int(empty[0]))}: the clip has no labels")
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         if shifts is not None and self.seq_len == self.store.seq_len:  # the roll inside the gather: one pass
@@ -221,14 +225,28 @@ class SubsetDataset(FeatureDataset):
         self.index = np.asarray(indices, dtype=np.int64)
         self.labels = base.labels
         self.seq_len = base.seq_len
-        self.clip_ids = [base.clip_ids[i] for i in self.index]
-        self.label_indices = [base.label_indices[i] for i in self.index]
+        ids = base.clip_ids
+        self.clip_ids = ClipIds(ids.ids[self.index]) if isinstance(ids, ClipIds) else [ids[i] for i in self.index]
+        self.label_indices = LabelIndex.from_lists(base.label_indices).subset(self.index)
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality, shifts)
 
     def dim(self, modality: str) -> int:
         return self.base.dim(modality)
+
+
+def _vocab_lookup(labels: LabelSet, index: ClipIndex) -> np.ndarray:
+    """Class index of each of the store's mids; an unknown mid names the first clip that has it."""
+    out = np.empty(len(index.label_vocab), dtype=np.int64)
+    for code, mid in enumerate(index.label_vocab):
+        try:
+            out[code] = labels.index(mid)
+        except UAVMError as exc:
+            clip = int(np.searchsorted(index.label_offsets, np.flatnonzero(index.label_codes == code)[0], "right")) - 1
+            where = f"feature store {index.store}".strip()
+            raise UAVMError(f"{where}, clip {index.clip_id(clip)}: {exc}") from None
+    return out
 
 
 def _label_indices(labels: LabelSet, mids: list[str], where: str) -> list[int]:
