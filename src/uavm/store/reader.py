@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UAVMError
 from .clip_index import ClipIndex, RecordList
+from .joint_map import JointMap, joint_map
 from .records import DTYPE, MODALITIES, Manifest, ManifestView
 
 
@@ -27,6 +28,7 @@ class FeatureStore(ManifestView):
         self.manifest = Manifest.load(self.path)
         self.index = ClipIndex(self.path, self.manifest)
         self._maps: dict[str, list[np.ndarray | None | bool]] = {}
+        self._joint: dict[str, JointMap | None] = {}
         self._ids: dict[str, int] | None = None
 
     @property
@@ -51,9 +53,10 @@ class FeatureStore(ManifestView):
 
         A clip without the modality reads as zeros. ``shifts`` rolls each clip in time as
         ``torch.roll(clip, shifts[i], 0)`` does (training's time shift): the gather then reads
-        the rolled time steps directly. The clips are grouped by shard once (one sort of the
-        batch), then each shard's group is one gather from its memory map: the bookkeeping per
-        shard is two array operations, however many shards the batch touches.
+        the rolled time steps directly. Where the platform allows, every shard of the modality is
+        mapped into one address range (:mod:`uavm.store.joint_map`) and the whole batch is one
+        gather, however many shards it touches; otherwise clips are grouped by shard (one sort)
+        and each group is one gather from its shard's memory map.
         """
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -63,10 +66,13 @@ class FeatureStore(ManifestView):
             raise IndexError(f"clip index out of range for a store of {n} clips")
         idx = idx % max(n, 1)
         steps, dim = self.seq_len, self.dim
-        out = np.empty((idx.size, steps, dim), dtype=DTYPE)
         if not idx.size:
-            return out
+            return np.empty((0, steps, dim), dtype=DTYPE)
         shards, rows = self.index.shard[idx], self.index.row[idx].astype(np.int64)
+        joint = self._joint_map(modality)
+        if joint is not None:  # every shard in one address range: one gather for the whole batch
+            return self._gather_joint(joint, modality, shards, rows, shifts, (idx.size, steps, dim))
+        out = np.empty((idx.size, steps, dim), dtype=DTYPE)
         time = None  # the roll as a gather of time steps: out[i, t] = clip[(t - shift_i) % T]
         if shifts is not None:
             time = (np.arange(steps)[None, :] - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
@@ -82,6 +88,55 @@ class FeatureStore(ManifestView):
             part = None if time is None else time[lo:hi]
             self._gather(int(sorted_shards[lo]), modality, rows[lo:hi], part, out, order[lo:hi])
         return out
+
+    def _gather_joint(
+        self, joint: JointMap, modality: str, shards: np.ndarray, rows: np.ndarray, shifts, shape: tuple[int, ...]
+    ) -> np.ndarray:
+        steps, step_bytes = self.seq_len, self.dim * np.dtype(DTYPE).itemsize
+        time = np.arange(steps)[None, :]
+        if shifts is not None:
+            time = (time - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
+        lacking = ~self._has_modality(modality)[shards]
+        starts = joint.bases[shards] + rows * (steps * step_bytes)
+        if lacking.any():
+            starts[lacking] = joint.bases[self._has_modality(modality)][0]  # any valid place: zeroed below
+        offsets = (starts[:, None] + time * step_bytes).reshape(-1)
+        # fancy indexing walks the byte-strided view in place (np.take would first copy the whole range)
+        gathered = joint.steps[offsets].view(DTYPE).reshape(shape)
+        if lacking.any():
+            gathered[lacking] = 0
+        return gathered
+
+    def _has_modality(self, modality: str) -> np.ndarray:
+        return np.array([modality in s.modalities for s in self.manifest.shards], dtype=bool)
+
+    def _joint_map(self, modality: str) -> JointMap | None:
+        if modality not in self._joint:
+            paths, offsets = [], []
+            for info in self.manifest.shards:
+                path = self.path / info.name / f"{modality}.npy" if modality in info.modalities else None
+                paths.append(path)
+                offsets.append(0 if path is None else self._data_offset(path, info.rows))
+            self._joint[modality] = joint_map(paths, offsets, self.dim * np.dtype(DTYPE).itemsize)
+        return self._joint[modality]
+
+    def _data_offset(self, path: Path, rows: int) -> int:
+        """Where a shard array's data starts in its ``.npy`` file (its header checked)."""
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(f)
+                offset = f.tell()
+            size = path.stat().st_size
+        except (OSError, ValueError) as exc:
+            raise UAVMError(f"{path}: unreadable feature array ({exc})") from None
+        expected = (rows, self.seq_len, self.dim)
+        if tuple(shape) != expected or fortran or dtype != np.dtype(DTYPE):
+            raise UAVMError(f"{path}: shape {tuple(shape)} ({dtype}), expected {expected} ({DTYPE})")
+        if size < offset + int(np.prod(expected)) * np.dtype(DTYPE).itemsize:
+            raise UAVMError(f"{path}: truncated feature array")
+        return offset
 
     def _gather(
         self,
@@ -140,6 +195,7 @@ class FeatureStore(ManifestView):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_maps"] = {}  # memory maps are reopened in the receiving process
+        state["_joint"] = {}
         state["_ids"] = None  # a dict of every clip id: rebuilt there if asked for
         return state
 
