@@ -19,7 +19,9 @@ visual float16 files as released):
 * ``store (previous)``: the store path as it was before the batched device step (float32 rows
   per modality, then normalise / mix / targets per batch in NumPy + torch);
 * ``store``: uavm's path: the loader gathers float16 rows, ``TrainBatches.finish`` makes the
-  batch (here on the CPU);
+  batch (here on the CPU, as a CPU run does);
+* ``store loader``: the loader's part alone (float16 rows + draws): what a GPU run's loader
+  does, the batched step then running on the GPU;
 * ``bare gather``: ``np.take`` of the same float16 rows (clips + partners) from the store's
   memory map and nothing else: the physical limit of any loader of this store.
 
@@ -160,7 +162,7 @@ class BareGather(torch.utils.data.Dataset):
         return np.take(self.arrays[modality], rows, axis=0)
 
 
-KINDS = ("reference", "per-clip", "store (previous)", "store", "bare gather")
+KINDS = ("reference", "per-clip", "store (previous)", "store", "store loader", "bare gather")
 
 
 def loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, epoch: int = 0, pin: bool = False):
@@ -185,10 +187,11 @@ def loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, epo
         a_tr_prob=0.5,
     )
     items = BareGather(batches, ds.store) if kind == "bare gather" else batches
+    finish = None if kind in ("bare gather", "store loader") else batches.finish
     dl = torch.utils.data.DataLoader(
         items, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None, pin_memory=pin
     )
-    return dl, (None if kind == "bare gather" else batches.finish)
+    return dl, finish
 
 
 def time_loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, max_batches: int, step=None) -> float:
@@ -303,9 +306,9 @@ def main() -> None:
                 for k in KINDS:
                     rates[k].append(now[k])
                     ratios[k].append(now[k] / now["reference"])
-            bare = statistics.median(r / g for r, g in zip(rates["store"], rates["bare gather"]))
+            bare = statistics.median(r / g for r, g in zip(rates["store loader"], rates["bare gather"]))
             print(
-                f"\nworkers {workers}, {condition}, median of {args.rounds} interleaved rounds; store / bare gather "
+                f"\nworkers {workers}, {condition}, median of {args.rounds} interleaved rounds; store loader / bare gather "
                 f"{bare:.0%}\n"
             )
             print("| loader | data samples/s | vs reference (same round) |")
