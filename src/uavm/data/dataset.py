@@ -1,8 +1,7 @@
 """Datasets of audio / visual feature sequences, and the batches training and evaluation read.
 
 Two sources behind one interface (:class:`FeatureDataset`): the packed feature
-store of ``uavm pack`` (:class:`StoreDataset`, one gather per shard for a whole
-batch) and the reference's per-clip ``.npy`` datafiles (:class:`DatafileDataset`).
+store of ``uavm pack`` (:class:`StoreDataset`, one gather for a whole batch) and the reference's per-clip ``.npy`` datafiles (:class:`DatafileDataset`).
 Training batches come from an :class:`EpochPlan` — the epoch's clip order, each
 step's modality and every clip's augmentation draws, all fixed up front from
 ``(seed, epoch)`` — so a batch is the same whichever process builds it.
