@@ -327,10 +327,10 @@ class TrainBatches(torch.utils.data.Dataset):
     """Map-style dataset of one epoch's training batches for one rank (use with ``batch_size=None``).
 
     Item ``step`` is the step's *raw* batch: only what must come from storage — the float16 rows
-    of the step's modalities (clips, then the mixed clips' partners, rolled in time inside the
-    gather) and the small per-clip draws. :meth:`finish` (on the training device, after the
-    DataLoader's pinned copy) turns it into ``{"a"/"v": [b, T, D] float32, "targets": [b, C]
-    float32, "modality": "a" | "v" | "av"}``: feat_norm, mixup and targets as one batched step.
+    of the step's modalities (clips, then the mixed clips' partners) and the small per-clip draws.
+    :meth:`finish` (on the training device, after the DataLoader's pinned copy) turns it into
+    ``{"a"/"v": [b, T, D] float32, "targets": [b, C] float32, "modality": "a" | "v" | "av"}``:
+    time roll, feat_norm, mixup and targets as one batched step.
     """
 
     def __init__(self, dataset: FeatureDataset, augment: AugmentConfig, *, rank: int = 0, world_size: int = 1):
@@ -348,12 +348,12 @@ class TrainBatches(torch.utils.data.Dataset):
         mixed = np.flatnonzero(aug.mixed)
         partners = aug.partner[mixed]
         clips = np.concatenate([indices, partners])
-        # rolled while read: the same shift moves a clip and its partner, so it commutes with mixing
+        # the same shift moves a clip and its partner, so the roll commutes with normalising and mixing
         shifts = np.concatenate([aug.shift, aug.shift[mixed]])
-        raw: dict = {"modality": modality, "size": len(indices)}
+        raw: dict = {"modality": modality, "size": len(indices), "shift": torch.from_numpy(shifts)}
         for m in MODALITIES:
-            if m in modality:
-                raw[m] = torch.from_numpy(np.ascontiguousarray(self.dataset.read(clips, m, shifts)))
+            if m in modality:  # whole rows: the roll is made on the device, in the same pass as the rest
+                raw[m] = torch.from_numpy(np.ascontiguousarray(self.dataset.read(clips, m)))
         rows, classes = self.labels.pairs(indices)
         own_mixed = aug.mixed[rows]
         prow, pclass = self.labels.pairs(partners)

@@ -137,57 +137,81 @@ def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
 def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device | str = "cpu") -> dict:
     """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
 
-    ``raw[m]`` holds the float16 rows (already rolled in time) of the batch's ``raw["size"]`` clips
-    followed by those of the mixed clips' partners. The rows go to ``device`` (a non-blocking copy:
-    pinned by the DataLoader on a GPU), and there feat_norm, mixup and the soft targets are made.
-    On a CPU the float32 batch is written once (the float16→float32 conversion and the L2 division
-    are one pass, the norm is read off the float16 rows) and only the mixed rows are touched again.
-    Returns ``{"modality", "a"/"v": float32 [B, T, D], "targets": float32 [B, C]}``.
+    ``raw[m]`` holds the float16 rows of the batch's ``raw["size"]`` clips followed by those of the
+    mixed clips' partners; ``raw["shift"]`` their time shifts. The rows go to ``device`` (a
+    non-blocking copy: pinned by the DataLoader on a GPU), and there the roll, feat_norm, mixup and
+    the soft targets are made. On a CPU the batch is handled in cache-sized blocks, so the float32
+    batch is written once and nothing is read back from memory. Returns ``{"modality", "a"/"v":
+    float32 [B, T, D], "targets": float32 [B, C]}``.
     """
     device = torch.device(device)
     size = int(raw["size"])
     mixed = raw["mixed"].to(device, non_blocking=True)
     lam = raw["lam"].to(device, non_blocking=True).to(torch.float32)
     batch: dict = {"modality": raw["modality"]}
+    source = None
     for m in ("a", "v"):
         if m in raw:
-            batch[m] = _finish_features(raw[m].to(device, non_blocking=True), size, mixed, lam, config.feat_norm)
+            rows = raw[m].to(device, non_blocking=True)
+            if source is None:
+                source = _roll_source(raw["shift"], rows.shape[1], device)
+            batch[m] = _finish_features(rows, source, size, mixed, lam, config.feat_norm)
     batch["targets"] = _finish_targets(raw, size, num_classes, config.label_smoothing, device)
     return batch
 
 
-CACHE_BLOCK_BYTES = 1 << 20  # float32 rows handled together on a CPU: small enough to stay in the L2 cache
+def _roll_source(shift: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor | None:
+    """Flat time-step indices of rows ``[n, T]`` rolled like ``torch.roll(row, shift, 0)`` (``None``: no shift)."""
+    if not bool(shift.any()):
+        return None
+    shift = shift.to(torch.int64)
+    time = (torch.arange(steps)[None, :] - shift[:, None]) % steps
+    return (torch.arange(len(shift))[:, None] * steps + time).reshape(-1).to(device, non_blocking=True)
 
 
-def _finish_features(rows: torch.Tensor, size: int, mixed: torch.Tensor, lam: torch.Tensor, normalise: bool):
-    """``[B, T, D]`` float32: rows ``:size`` normalised, the mixed ones mixed with rows ``size:`` (their partners)."""
+def _rolled(rows: torch.Tensor, source: torch.Tensor | None, lo: int, hi: int) -> torch.Tensor:
+    """Rows ``lo:hi`` of ``rows`` ``[n, T, D]``, rolled in time by ``source`` (see :func:`_roll_source`)."""
+    if source is None:
+        return rows[lo:hi]
+    steps, dim = rows.shape[1], rows.shape[2]
+    flat = rows.reshape(-1, dim)
+    return flat.index_select(0, source[lo * steps : hi * steps]).view(hi - lo, steps, dim)
+
+
+CACHE_BLOCK_BYTES = 1 << 20  # float32 rows handled together on a CPU: small enough to stay in cache
+
+
+def _finish_features(
+    rows: torch.Tensor, source: torch.Tensor | None, size: int, mixed: torch.Tensor, lam: torch.Tensor, normalise: bool
+) -> torch.Tensor:
+    """``[B, T, D]`` float32: rows ``:size`` rolled and normalised, the mixed ones mixed with rows ``size:``."""
     out = torch.empty((size, *rows.shape[1:]), dtype=torch.float32, device=rows.device)
     if out.device.type != "cpu":  # a GPU: whole-batch kernels
-        out.copy_(rows[:size])
+        out.copy_(_rolled(rows, source, 0, size))
         if normalise:
             out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
         if len(mixed):
-            _mix_into(out, mixed, _partner_rows(rows[size:], normalise), lam)
+            _mix_into(out, mixed, _partner_rows(_rolled(rows, source, size, len(rows)), normalise), lam)
         return out
-    # a CPU: block by block, so that each block is converted, normalised and mixed while in cache and
-    # the float32 batch crosses memory once (the same operations, hence the same values, as whole-batch)
+    # a CPU: block by block, so that each block is rolled, converted, normalised and mixed while in
+    # cache and the float32 batch crosses memory once (the same operations, hence the same values)
     step = max(1, CACHE_BLOCK_BYTES // max(1, out[0].numel() * 4))
     bounds = np.searchsorted(mixed.numpy(), np.arange(0, size + step, step))
     for block, lo in enumerate(range(0, size, step)):
         hi = min(size, lo + step)
         part = out[lo:hi]
-        part.copy_(rows[lo:hi])
+        part.copy_(_rolled(rows, source, lo, hi))
         if normalise:
             part.div_(torch.linalg.vector_norm(part, dim=-1, keepdim=True).clamp_min_(1e-12))
         j0, j1 = int(bounds[block]), int(bounds[block + 1])
         if j1 > j0:
-            partner = _partner_rows(rows[size + j0 : size + j1], normalise)
+            partner = _partner_rows(_rolled(rows, source, size + j0, size + j1), normalise)
             _mix_into(part, mixed[j0:j1] - lo, partner, lam[j0:j1])
     return out
 
 
 def _partner_rows(partner: torch.Tensor, normalise: bool) -> torch.Tensor:
-    other = partner.to(torch.float32)
+    other = partner.to(torch.float32, copy=True)  # never the raw rows themselves
     if normalise:
         other.div_(torch.linalg.vector_norm(other, dim=-1, keepdim=True).clamp_min_(1e-12))
     return other

@@ -72,16 +72,24 @@ class JointMap:
                 raise OSError(ctypes.get_errno(), f"cannot map {path}")
             self.bases[s] = position + data_offsets[s]
             position += size
-        buffer = (ctypes.c_uint8 * total).from_address(base)
-        raw = np.frombuffer(buffer, dtype=np.uint8)
-        self.steps = np.ndarray(
-            (total - step_bytes + 1,), dtype=np.dtype((np.void, step_bytes)), buffer=raw, strides=(1,)
-        )
-        self._buffer = buffer
+        self._buffer = (ctypes.c_uint8 * total).from_address(base)
+        self._raw = np.frombuffer(self._buffer, dtype=np.uint8)
+        self._views: dict[int, np.ndarray] = {}
+        self.steps = self.items(step_bytes)
+
+    def items(self, nbytes: int) -> np.ndarray:
+        """The range as items of ``nbytes`` starting at every byte: ``items(n)[offset]`` is the bytes there."""
+        if nbytes not in self._views:
+            total = len(self._raw)
+            self._views[nbytes] = np.ndarray(
+                (total - nbytes + 1,), dtype=np.dtype((np.void, nbytes)), buffer=self._raw, strides=(1,)
+            )
+        return self._views[nbytes]
 
     def close(self) -> None:
         """Unmap the range (the arrays handed out must not be used afterwards)."""
-        self.steps = None  # type: ignore[assignment]
+        self.steps = self._raw = None  # type: ignore[assignment]
+        self._views.clear()
         self._finalizer()
 
 

@@ -29,6 +29,7 @@ class FeatureStore(ManifestView):
         self.index = ClipIndex(self.path, self.manifest)
         self._maps: dict[str, list[np.ndarray | None | bool]] = {}
         self._joint: dict[str, JointMap | None] = {}
+        self._has: dict[str, np.ndarray] = {}
         self._ids: dict[str, int] | None = None
 
     @property
@@ -93,22 +94,27 @@ class FeatureStore(ManifestView):
         self, joint: JointMap, modality: str, shards: np.ndarray, rows: np.ndarray, shifts, shape: tuple[int, ...]
     ) -> np.ndarray:
         steps, step_bytes = self.seq_len, self.dim * np.dtype(DTYPE).itemsize
-        time = np.arange(steps)[None, :]
-        if shifts is not None:
-            time = (time - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
-        lacking = ~self._has_modality(modality)[shards]
+        has = self._has_modality(modality)
+        lacking = ~has[shards]
         starts = joint.bases[shards] + rows * (steps * step_bytes)
         if lacking.any():
-            starts[lacking] = joint.bases[self._has_modality(modality)][0]  # any valid place: zeroed below
-        offsets = (starts[:, None] + time * step_bytes).reshape(-1)
-        # fancy indexing walks the byte-strided view in place (np.take would first copy the whole range)
-        gathered = joint.steps[offsets].view(DTYPE).reshape(shape)
+            starts[lacking] = joint.bases[has][0]  # any valid place: zeroed below
+        if shifts is None:  # whole clips as items
+            gathered = joint.items(steps * step_bytes)[starts]
+        else:  # time steps as items, in rolled order
+            time = (np.arange(steps)[None, :] - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
+            gathered = joint.steps[(starts[:, None] + time * step_bytes).reshape(-1)]
+        # (fancy indexing walks the byte-strided view in place; np.take would first copy the whole range)
+        gathered = gathered.view(DTYPE).reshape(shape)
         if lacking.any():
             gathered[lacking] = 0
         return gathered
 
     def _has_modality(self, modality: str) -> np.ndarray:
-        return np.array([modality in s.modalities for s in self.manifest.shards], dtype=bool)
+        """Per shard: whether it holds ``modality``."""
+        if modality not in self._has:
+            self._has[modality] = np.array([modality in s.modalities for s in self.manifest.shards], dtype=bool)
+        return self._has[modality]
 
     def _joint_map(self, modality: str) -> JointMap | None:
         if modality not in self._joint:
