@@ -13,7 +13,8 @@ worker process and after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,6 +146,13 @@ def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: tor
     float32 [B, T, D], "targets": float32 [B, C]}``.
     """
     device = torch.device(device)
+    if device.type == "cpu":
+        with _one_thread():
+            return _finish_batch(raw, config, num_classes, device)
+    return _finish_batch(raw, config, num_classes, device)
+
+
+def _finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device) -> dict:
     size = int(raw["size"])
     mixed = raw["mixed"].to(device, non_blocking=True)
     lam = raw["lam"].to(device, non_blocking=True).to(torch.float32)
@@ -195,6 +203,33 @@ def _finish_features(
         return out
     # a CPU: block by block, so that each block is rolled, converted, normalised and mixed while in
     # cache and the float32 batch crosses memory once (the same operations, hence the same values)
+    _finish_blocks(out, rows, source, size, mixed, lam, normalise)
+    return out
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch ops on one thread (the CPU step): its cache-sized ops gain little from a thread pool, and on a
+    busy machine every op would wait for the pool's other threads to be scheduled."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def _finish_blocks(
+    out: torch.Tensor,
+    rows: torch.Tensor,
+    source: torch.Tensor | None,
+    size: int,
+    mixed: torch.Tensor,
+    lam: torch.Tensor,
+    normalise: bool,
+) -> None:
     step = max(1, CACHE_BLOCK_BYTES // max(1, out[0].numel() * 4))
     bounds = np.searchsorted(mixed.numpy(), np.arange(0, size + step, step))
     for block, lo in enumerate(range(0, size, step)):
@@ -207,7 +242,6 @@ def _finish_features(
         if j1 > j0:
             partner = _partner_rows(_rolled(rows, source, size + j0, size + j1), normalise)
             _mix_into(part, mixed[j0:j1] - lo, partner, lam[j0:j1])
-    return out
 
 
 def _partner_rows(partner: torch.Tensor, normalise: bool) -> torch.Tensor:
