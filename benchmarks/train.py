@@ -18,10 +18,10 @@ visual float16 files as released):
 * ``per-clip``: uavm's DatafileDataset (per-clip files, only the step's modality, batched step);
 * ``store (previous)``: the store path as it was before the batched device step (float32 rows
   per modality, then normalise / mix / targets per batch in NumPy + torch);
-* ``store``: uavm's path: the loader gathers float16 rows, ``TrainBatches.finish`` makes the
-  batch (here on the CPU, as a CPU run does);
-* ``store loader``: the loader's part alone (float16 rows + draws): what a GPU run's loader
-  does, the batched step then running on the GPU;
+* ``store``: uavm's path as a CPU run takes it: the loader gathers float16 rows (rolled in the
+  gather), ``TrainBatches.finish`` makes the batch on the CPU;
+* ``store loader``: the loader's part alone as a GPU run takes it (whole float16 rows + draws;
+  roll, feat_norm, mixup and targets then run on the GPU);
 * ``bare gather``: ``np.take`` of the same float16 rows (clips + partners) from the store's
   memory map and nothing else: the physical limit of any loader of this store.
 
@@ -176,7 +176,10 @@ def loader(kind: str, datafile: Path, store: Path, batch: int, workers: int, epo
         dl = torch.utils.data.DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True)
         return dl, None
     ds = DatafileDataset(datafile, labels, 30, check=False) if kind == "per-clip" else StoreDataset(store, labels)
-    batches = (PreviousBatches if kind == "store (previous)" else TrainBatches)(ds, AUGMENT)
+    if kind == "store (previous)":
+        batches = PreviousBatches(ds, AUGMENT)
+    else:  # "store loader" / "bare gather": what a GPU run's loader does (it rolls in the step)
+        batches = TrainBatches(ds, AUGMENT, roll_on_device=kind in ("store loader", "bare gather") or pin)
     batches.plan = plan_epoch(
         len(ds),
         batch_size=batch,

@@ -71,11 +71,14 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("both", [False, True])
 @pytest.mark.parametrize("block_rows", [None, 3])
-def test_finished_batches_equal_the_previous_path(store_dataset, config, both, device, block_rows, monkeypatch):
+@pytest.mark.parametrize("roll_on_device", [False, True])
+def test_finished_batches_equal_the_previous_path(
+    store_dataset, config, both, device, block_rows, roll_on_device, monkeypatch
+):
     ds = store_dataset
     if block_rows:  # a CPU handles a batch in cache-sized blocks: also when blocks split the batch
         monkeypatch.setattr("uavm.data.transforms.CACHE_BLOCK_BYTES", block_rows * ds.seq_len * 16 * 4)
-    batches = TrainBatches(ds, config)
+    batches = TrainBatches(ds, config, roll_on_device=roll_on_device)
     weights = balanced_weights(ds.label_indices, len(ds.labels))
     batches.plan = plan_epoch(
         len(ds), batch_size=16, epoch=2, seed=4, augment=config, weights=weights, both_modalities=both

@@ -330,13 +330,25 @@ class TrainBatches(torch.utils.data.Dataset):
     of the step's modalities (clips, then the mixed clips' partners) and the small per-clip draws.
     :meth:`finish` (on the training device, after the DataLoader's pinned copy) turns it into
     ``{"a"/"v": [b, T, D] float32, "targets": [b, C] float32, "modality": "a" | "v" | "av"}``:
-    time roll, feat_norm, mixup and targets as one batched step.
+    feat_norm, mixup and targets (and the time roll with ``roll_on_device``) as one batched step.
+    Without ``roll_on_device`` the gather reads the rows already rolled (time steps as its items:
+    no extra pass, the cheaper choice when the step runs on a CPU); with it the loader reads whole
+    rows, its cheapest gather, and a GPU rolls them in the step.
     """
 
-    def __init__(self, dataset: FeatureDataset, augment: AugmentConfig, *, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        dataset: FeatureDataset,
+        augment: AugmentConfig,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        roll_on_device: bool = False,
+    ):
         self.dataset = dataset
         self.augment = augment
         self.rank, self.world_size = rank, world_size
+        self.roll_on_device = roll_on_device
         self.plan: EpochPlan | None = None
         self.labels = LabelIndex.from_lists(dataset.label_indices)
 
@@ -350,10 +362,13 @@ class TrainBatches(torch.utils.data.Dataset):
         clips = np.concatenate([indices, partners])
         # the same shift moves a clip and its partner, so the roll commutes with normalising and mixing
         shifts = np.concatenate([aug.shift, aug.shift[mixed]])
-        raw: dict = {"modality": modality, "size": len(indices), "shift": torch.from_numpy(shifts)}
+        raw: dict = {"modality": modality, "size": len(indices)}
+        if self.roll_on_device:  # whole rows here (the cheapest gather); the device rolls them
+            raw["shift"] = torch.from_numpy(shifts)
         for m in MODALITIES:
-            if m in modality:  # whole rows: the roll is made on the device, in the same pass as the rest
-                raw[m] = torch.from_numpy(np.ascontiguousarray(self.dataset.read(clips, m)))
+            if m in modality:
+                rows = self.dataset.read(clips, m, None if self.roll_on_device else shifts)
+                raw[m] = torch.from_numpy(np.ascontiguousarray(rows))
         rows, classes = self.labels.pairs(indices)
         own_mixed = aug.mixed[rows]
         prow, pclass = self.labels.pairs(partners)

@@ -139,7 +139,7 @@ def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: tor
     """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
 
     ``raw[m]`` holds the float16 rows of the batch's ``raw["size"]`` clips followed by those of the
-    mixed clips' partners; ``raw["shift"]`` their time shifts. The rows go to ``device`` (a
+    mixed clips' partners, rolled in time already or, if ``raw["shift"]`` is there, to be rolled here. The rows go to ``device`` (a
     non-blocking copy: pinned by the DataLoader on a GPU), and there the roll, feat_norm, mixup and
     the soft targets are made. On a CPU the batch is handled in cache-sized blocks, so the float32
     batch is written once and nothing is read back from memory. Returns ``{"modality", "a"/"v":
@@ -161,7 +161,7 @@ def _finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: to
     for m in ("a", "v"):
         if m in raw:
             rows = raw[m].to(device, non_blocking=True)
-            if source is None:
+            if source is None and "shift" in raw:  # rows not rolled by the loader
                 source = _roll_source(raw["shift"], rows.shape[1], device)
             batch[m] = _finish_features(rows, source, size, mixed, lam, config.feat_norm)
     batch["targets"] = _finish_targets(raw, size, num_classes, config.label_smoothing, device)

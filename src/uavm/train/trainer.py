@@ -126,7 +126,13 @@ class FeatureTrainer(TrainerShell):
         self.augment = AugmentConfig(
             mixup=config.mixup, label_smoothing=config.label_smoothing, noise=config.noise, feat_norm=config.feat_norm
         )
-        self.batches = TrainBatches(self.splits.train, self.augment, rank=info.rank, world_size=info.world_size)
+        self.batches = TrainBatches(
+            self.splits.train,
+            self.augment,
+            rank=info.rank,
+            world_size=info.world_size,
+            roll_on_device=info.device.type != "cpu",
+        )
         self.forward_model = self._wrap(self.model)
         if info.is_main:
             n_params = sum(p.numel() for p in self.model.parameters())
