@@ -186,7 +186,7 @@ def _rolled(rows: torch.Tensor, source: torch.Tensor | None, lo: int, hi: int) -
     return flat.index_select(0, source[lo * steps : hi * steps]).view(hi - lo, steps, dim)
 
 
-CACHE_BLOCK_BYTES = 1 << 20  # float32 rows handled together on a CPU: small enough to stay in cache
+CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU: a block stays in cache (best of 256 KB-1 GB here)
 
 
 def _finish_features(
