@@ -138,12 +138,12 @@ def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
 def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device | str = "cpu") -> dict:
     """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
 
-    ``raw[m]`` holds the float16 rows of the batch's ``raw["size"]`` clips followed by those of the
-    mixed clips' partners, rolled in time already or, if ``raw["shift"]`` is there, to be rolled here. The rows go to ``device`` (a
-    non-blocking copy: pinned by the DataLoader on a GPU), and there the roll, feat_norm, mixup and
-    the soft targets are made. On a CPU the batch is handled in cache-sized blocks, so the float32
-    batch is written once and nothing is read back from memory. Returns ``{"modality", "a"/"v":
-    float32 [B, T, D], "targets": float32 [B, C]}``.
+    ``raw[m]`` holds the float16 rows of the batch's ``raw["size"]`` clips followed by those of
+    the mixed clips' partners, rolled in time already or, when ``raw["shift"]`` is given, rolled
+    here. The rows go to ``device`` (a non-blocking copy, pinned by the DataLoader on a GPU) and
+    the roll, feat_norm, mixup and soft targets are made there. On a CPU the batch is handled in
+    cache-sized blocks on one thread, so that the float32 batch is written to memory once.
+    Returns ``{"modality", "a"/"v": float32 [B, T, D], "targets": float32 [B, C]}``.
     """
     device = torch.device(device)
     if device.type == "cpu":
@@ -186,7 +186,7 @@ def _rolled(rows: torch.Tensor, source: torch.Tensor | None, lo: int, hi: int) -
     return flat.index_select(0, source[lo * steps : hi * steps]).view(hi - lo, steps, dim)
 
 
-CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU: a block stays in cache (best of 256 KB-1 GB here)
+CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU, in cache (the best of 256 KB-1 GB here)
 
 
 def _finish_features(
