@@ -149,7 +149,7 @@ def test_train_batches_match_a_per_clip_reference_loader(synthetic):
     aug = AugmentConfig(mixup=0.5, label_smoothing=0.1, noise=True, feat_norm=True)
     batches = TrainBatches(ds, aug)
     batches.plan = plan_epoch(len(ds), batch_size=8, epoch=1, seed=5, augment=aug, both_modalities=True)
-    batch = batches[2]
+    batch = batches.finish(batches[2])
     indices, draws, _ = batches.plan.batch(2)
     assert draws.mixed.any() and (~draws.mixed).any() and draws.shift.any()
     for row, clip in enumerate(indices):
@@ -174,7 +174,7 @@ def test_unified_batches_load_only_the_step_modality(synthetic):
     batches = TrainBatches(ds, AugmentConfig(), rank=1, world_size=2)
     batches.plan = plan_epoch(len(ds), batch_size=8, epoch=0, seed=0, augment=AugmentConfig(), a_tr_prob=0.5)
     for step in range(len(batches)):
-        batch = batches[step]
+        batch = batches.finish(batches[step])
         m = batches.plan.modalities[step]
         assert set(batch) == {m, "targets", "modality"} and batch[m].shape == (4, 5, 6)
 

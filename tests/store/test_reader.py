@@ -51,6 +51,7 @@ def test_one_gather_per_shard(store_and_truth, monkeypatch):
             return self.array[key]
 
     original = store._array
+    monkeypatch.setattr(store, "_joint_map", lambda modality: None)  # the shard-by-shard path (no joint map)
     monkeypatch.setattr(store, "_array", lambda shard, modality: Counting(original(shard, modality)))
     store.read([0, 1, 2, 4, 5, 2, 0], "visual")  # shard 0 (rows 0-2) and shard 1 (rows 3-5)
     assert len(calls) == 2

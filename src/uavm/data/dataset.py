@@ -1,8 +1,7 @@
 """Datasets of audio / visual feature sequences, and the batches training and evaluation read.
 
 Two sources behind one interface (:class:`FeatureDataset`): the packed feature
-store of ``uavm pack`` (:class:`StoreDataset`, one gather per shard for a whole
-batch) and the reference's per-clip ``.npy`` datafiles (:class:`DatafileDataset`).
+store of ``uavm pack`` (:class:`StoreDataset`, one gather for a whole batch) and the reference's per-clip ``.npy`` datafiles (:class:`DatafileDataset`).
 Training batches come from an :class:`EpochPlan` — the epoch's clip order, each
 step's modality and every clip's augmentation draws, all fixed up front from
 ``(seed, epoch)`` — so a batch is the same whichever process builds it.
@@ -22,16 +21,17 @@ from ..errors import ConfigError, MediaError, UAVMError
 from ..modality import MODALITIES, NAMES
 from ..sequence import pad_or_cut
 from ..store import FeatureStore
+from ..store.clip_index import ClipIds, ClipIndex
 from .datafile import read_datafile, resolve_entry_path
+from .label_index import LabelIndex
 from .labels import LabelSet
 from .sampling import draw_epoch, epoch_rng
 from .transforms import (
     Augmentation,
     AugmentConfig,
-    augment_features,
     draw_augmentation,
     feat_norm,
-    make_targets,
+    finish_batch,
     time_roll,
 )
 
@@ -80,10 +80,13 @@ class StoreDataset(FeatureDataset):
         self.store = store
         self.labels = labels
         self.seq_len = int(seq_len or store.seq_len)
-        records = store.records
-        self.clip_ids = [r.clip_id for r in records]
-        where = f"feature store {getattr(store, 'path', '')}".strip()
-        self.label_indices = [_label_indices(labels, r.labels, f"{where}, clip {r.clip_id}") for r in records]
+        index = store.index
+        self.clip_ids = ClipIds(index.clip_ids)
+        self.label_indices = LabelIndex(index.label_offsets, _vocab_lookup(labels, index)[index.label_codes])
+        empty = np.flatnonzero(self.label_indices.counts() == 0)
+        if len(empty):
+            where = f"feature store {getattr(store, 'path', '')}".strip()
+            raise UAVMError(f"{where}, clip {index.clip_id(int(empty[0]))}: the clip has no labels")
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         if shifts is not None and self.seq_len == self.store.seq_len:  # the roll inside the gather: one pass
@@ -221,14 +224,28 @@ class SubsetDataset(FeatureDataset):
         self.index = np.asarray(indices, dtype=np.int64)
         self.labels = base.labels
         self.seq_len = base.seq_len
-        self.clip_ids = [base.clip_ids[i] for i in self.index]
-        self.label_indices = [base.label_indices[i] for i in self.index]
+        ids = base.clip_ids
+        self.clip_ids = ClipIds(ids.ids[self.index]) if isinstance(ids, ClipIds) else [ids[i] for i in self.index]
+        self.label_indices = LabelIndex.from_lists(base.label_indices).subset(self.index)
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality, shifts)
 
     def dim(self, modality: str) -> int:
         return self.base.dim(modality)
+
+
+def _vocab_lookup(labels: LabelSet, index: ClipIndex) -> np.ndarray:
+    """Class index of each of the store's mids; an unknown mid names the first clip that has it."""
+    out = np.empty(len(index.label_vocab), dtype=np.int64)
+    for code, mid in enumerate(index.label_vocab):
+        try:
+            out[code] = labels.index(mid)
+        except UAVMError as exc:
+            clip = int(np.searchsorted(index.label_offsets, np.flatnonzero(index.label_codes == code)[0], "right")) - 1
+            where = f"feature store {index.store}".strip()
+            raise UAVMError(f"{where}, clip {index.clip_id(clip)}: {exc}") from None
+    return out
 
 
 def _label_indices(labels: LabelSet, mids: list[str], where: str) -> list[int]:
@@ -309,33 +326,67 @@ def plan_epoch(
 class TrainBatches(torch.utils.data.Dataset):
     """Map-style dataset of one epoch's training batches for one rank (use with ``batch_size=None``).
 
-    Item ``step`` is ``{"a"/"v": [b, T, D] float32 (the modalities the step uses),
-    "targets": [b, C] float32, "modality": "a" | "v" | "av"}``.
+    Item ``step`` is the step's *raw* batch: only what must come from storage — the float16 rows
+    of the step's modalities (clips, then the mixed clips' partners) and the small per-clip draws.
+    :meth:`finish` (on the training device, after the DataLoader's pinned copy) turns it into
+    ``{"a"/"v": [b, T, D] float32, "targets": [b, C] float32, "modality": "a" | "v" | "av"}``:
+    feat_norm, mixup and targets (and the time roll with ``roll_on_device``) as one batched step.
+    Without ``roll_on_device`` the gather reads the rows already rolled (time steps as its items:
+    no extra pass, the cheaper choice when the step runs on a CPU); with it the loader reads whole
+    rows, its cheapest gather, and a GPU rolls them in the step.
     """
 
-    def __init__(self, dataset: FeatureDataset, augment: AugmentConfig, *, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        dataset: FeatureDataset,
+        augment: AugmentConfig,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        roll_on_device: bool = False,
+    ):
         self.dataset = dataset
         self.augment = augment
         self.rank, self.world_size = rank, world_size
+        self.roll_on_device = roll_on_device
         self.plan: EpochPlan | None = None
+        self.labels = LabelIndex.from_lists(dataset.label_indices)
 
     def __len__(self) -> int:
         return 0 if self.plan is None else self.plan.steps
 
     def __getitem__(self, step: int) -> dict:
         indices, aug, modality = self.plan.batch(step, self.rank, self.world_size)
-        partners = aug.partner[aug.mixed]
-        batch: dict = {"modality": modality}
+        mixed = np.flatnonzero(aug.mixed)
+        partners = aug.partner[mixed]
+        clips = np.concatenate([indices, partners])
+        # the same shift moves a clip and its partner, so the roll commutes with normalising and mixing
+        shifts = np.concatenate([aug.shift, aug.shift[mixed]])
+        raw: dict = {"modality": modality, "size": len(indices)}
+        if self.roll_on_device:  # whole rows here (the cheapest gather); the device rolls them
+            raw["shift"] = torch.from_numpy(shifts)
         for m in MODALITIES:
             if m in modality:
-                # rolled while read: the same shift moves a clip and its partner, so it commutes with mixing
-                x = self.dataset.read(indices, m, aug.shift)
-                px = self.dataset.read(partners, m, aug.shift[aug.mixed]) if len(partners) else None
-                batch[m] = augment_features(x, px, aug, self.augment.feat_norm)
-        own = [self.dataset.label_indices[i] for i in indices]
-        other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
-        batch["targets"] = make_targets(own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam)
-        return batch
+                rows = self.dataset.read(clips, m, None if self.roll_on_device else shifts)
+                raw[m] = torch.from_numpy(np.ascontiguousarray(rows))
+        rows, classes = self.labels.pairs(indices)
+        own_mixed = aug.mixed[rows]
+        prow, pclass = self.labels.pairs(partners)
+        lam = aug.lam.astype(np.float64)
+        raw.update(
+            mixed=torch.from_numpy(mixed),
+            lam=torch.from_numpy(lam[mixed]),
+            set_rows=torch.from_numpy(rows[~own_mixed]),
+            set_classes=torch.from_numpy(classes[~own_mixed]),
+            add_rows=torch.from_numpy(np.concatenate([rows[own_mixed], mixed[prow]])),
+            add_classes=torch.from_numpy(np.concatenate([classes[own_mixed], pclass])),
+            add_weights=torch.from_numpy(np.concatenate([lam[rows[own_mixed]], 1.0 - lam[mixed[prow]]])),
+        )
+        return raw
+
+    def finish(self, raw: dict, device: torch.device | str = "cpu") -> dict:
+        """The training batch of ``raw`` (an item of this dataset), made on ``device``."""
+        return finish_batch(raw, self.augment, len(self.dataset.labels), device)
 
 
 class EvalBatches(torch.utils.data.Dataset):

@@ -13,22 +13,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .label_index import LabelIndex
+
 WEIGHT_NUMERATOR = 1000.0
 COUNT_OFFSET = 0.01
 
 
 def label_counts(label_indices: Sequence[Sequence[int]], num_classes: int) -> np.ndarray:
     """How many clips carry each class (a clip listing a class twice counts twice, as the reference)."""
-    counts = np.zeros(num_classes, dtype=np.float64)
-    flat = np.fromiter((i for labels in label_indices for i in labels), dtype=np.int64)
-    np.add.at(counts, flat, 1.0)
-    return counts
+    index = LabelIndex.from_lists(label_indices)
+    return np.bincount(index.classes, minlength=num_classes).astype(np.float64)
 
 
 def balanced_weights(label_indices: Sequence[Sequence[int]], num_classes: int) -> np.ndarray:
     """Per-clip sampling weights: sum over the clip's labels of ``1000 / (count + 0.01)``."""
-    label_weight = WEIGHT_NUMERATOR / (label_counts(label_indices, num_classes) + COUNT_OFFSET)
-    return np.array([label_weight[list(labels)].sum() for labels in label_indices], dtype=np.float64)
+    index = LabelIndex.from_lists(label_indices)
+    label_weight = WEIGHT_NUMERATOR / (label_counts(index, num_classes) + COUNT_OFFSET)
+    rows = np.repeat(np.arange(len(index)), index.counts())
+    return np.bincount(rows, weights=label_weight[index.classes], minlength=len(index))
 
 
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:

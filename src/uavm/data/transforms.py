@@ -13,7 +13,8 @@ worker process and after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,3 +133,137 @@ def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
     if normalise:
         out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
     return out
+
+
+def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device | str = "cpu") -> dict:
+    """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
+
+    ``raw[m]`` holds the float16 rows of the batch's ``raw["size"]`` clips followed by those of
+    the mixed clips' partners, rolled in time already or, when ``raw["shift"]`` is given, rolled
+    here. The rows go to ``device`` (a non-blocking copy, pinned by the DataLoader on a GPU) and
+    the roll, feat_norm, mixup and soft targets are made there. On a CPU the batch is handled in
+    cache-sized blocks on one thread, so that the float32 batch is written to memory once.
+    Returns ``{"modality", "a"/"v": float32 [B, T, D], "targets": float32 [B, C]}``.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        with _one_thread():
+            return _finish_batch(raw, config, num_classes, device)
+    return _finish_batch(raw, config, num_classes, device)
+
+
+def _finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device) -> dict:
+    size = int(raw["size"])
+    mixed = raw["mixed"].to(device, non_blocking=True)
+    lam = raw["lam"].to(device, non_blocking=True).to(torch.float32)
+    batch: dict = {"modality": raw["modality"]}
+    source = None
+    for m in ("a", "v"):
+        if m in raw:
+            rows = raw[m].to(device, non_blocking=True)
+            if source is None and "shift" in raw:  # rows not rolled by the loader
+                source = _roll_source(raw["shift"], rows.shape[1], device)
+            batch[m] = _finish_features(rows, source, size, mixed, lam, config.feat_norm)
+    batch["targets"] = _finish_targets(raw, size, num_classes, config.label_smoothing, device)
+    return batch
+
+
+def _roll_source(shift: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor | None:
+    """Flat time-step indices of rows ``[n, T]`` rolled like ``torch.roll(row, shift, 0)`` (``None``: no shift)."""
+    if not bool(shift.any()):
+        return None
+    shift = shift.to(torch.int64)
+    time = (torch.arange(steps)[None, :] - shift[:, None]) % steps
+    return (torch.arange(len(shift))[:, None] * steps + time).reshape(-1).to(device, non_blocking=True)
+
+
+def _rolled(rows: torch.Tensor, source: torch.Tensor | None, lo: int, hi: int) -> torch.Tensor:
+    """Rows ``lo:hi`` of ``rows`` ``[n, T, D]``, rolled in time by ``source`` (see :func:`_roll_source`)."""
+    if source is None:
+        return rows[lo:hi]
+    steps, dim = rows.shape[1], rows.shape[2]
+    flat = rows.reshape(-1, dim)
+    return flat.index_select(0, source[lo * steps : hi * steps]).view(hi - lo, steps, dim)
+
+
+CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU, in cache (the best of 256 KB-1 GB here)
+
+
+def _finish_features(
+    rows: torch.Tensor, source: torch.Tensor | None, size: int, mixed: torch.Tensor, lam: torch.Tensor, normalise: bool
+) -> torch.Tensor:
+    """``[B, T, D]`` float32: rows ``:size`` rolled and normalised, the mixed ones mixed with rows ``size:``."""
+    out = torch.empty((size, *rows.shape[1:]), dtype=torch.float32, device=rows.device)
+    if out.device.type != "cpu":  # a GPU: whole-batch kernels
+        out.copy_(_rolled(rows, source, 0, size))
+        if normalise:
+            out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
+        if len(mixed):
+            _mix_into(out, mixed, _partner_rows(_rolled(rows, source, size, len(rows)), normalise), lam)
+        return out
+    # a CPU: block by block, so that each block is rolled, converted, normalised and mixed while in
+    # cache and the float32 batch crosses memory once (the same operations, hence the same values)
+    _finish_blocks(out, rows, source, size, mixed, lam, normalise)
+    return out
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch ops on one thread (the CPU step): its cache-sized ops gain little from a thread pool, and on a
+    busy machine every op would wait for the pool's other threads to be scheduled."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
+def _finish_blocks(
+    out: torch.Tensor,
+    rows: torch.Tensor,
+    source: torch.Tensor | None,
+    size: int,
+    mixed: torch.Tensor,
+    lam: torch.Tensor,
+    normalise: bool,
+) -> None:
+    step = max(1, CACHE_BLOCK_BYTES // max(1, out[0].numel() * 4))
+    bounds = np.searchsorted(mixed.numpy(), np.arange(0, size + step, step))
+    for block, lo in enumerate(range(0, size, step)):
+        hi = min(size, lo + step)
+        part = out[lo:hi]
+        part.copy_(_rolled(rows, source, lo, hi))
+        if normalise:
+            part.div_(torch.linalg.vector_norm(part, dim=-1, keepdim=True).clamp_min_(1e-12))
+        j0, j1 = int(bounds[block]), int(bounds[block + 1])
+        if j1 > j0:
+            partner = _partner_rows(_rolled(rows, source, size + j0, size + j1), normalise)
+            _mix_into(part, mixed[j0:j1] - lo, partner, lam[j0:j1])
+
+
+def _partner_rows(partner: torch.Tensor, normalise: bool) -> torch.Tensor:
+    other = partner.to(torch.float32, copy=True)  # never the raw rows themselves
+    if normalise:
+        other.div_(torch.linalg.vector_norm(other, dim=-1, keepdim=True).clamp_min_(1e-12))
+    return other
+
+
+def _mix_into(out: torch.Tensor, rows: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor) -> None:
+    """``out[rows] = λ·out[rows] + (1-λ)·partner`` (as :func:`mix`), in place."""
+    shape = (-1, *([1] * (out.ndim - 1)))
+    mixed = out.index_select(0, rows).mul_(lam.view(shape))
+    out.index_copy_(0, rows, mixed.add_(partner.mul_((1 - lam).view(shape))))
+
+
+def _finish_targets(raw: dict, size: int, num_classes: int, smoothing: float, device: torch.device) -> torch.Tensor:
+    """Soft targets: ε/C everywhere, 1-ε at an unmixed clip's classes, λ- and (1-λ)-weighted adds for mixed ones."""
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    out = torch.full((size, num_classes), smoothing / num_classes, dtype=dtype, device=device)
+    rows, classes = raw["set_rows"].to(device), raw["set_classes"].to(device)
+    out.index_put_((rows, classes), torch.full((len(rows),), 1.0 - smoothing, dtype=dtype, device=device))
+    rows, classes = raw["add_rows"].to(device), raw["add_classes"].to(device)
+    out.index_put_((rows, classes), (raw["add_weights"].to(device, dtype) * (1.0 - smoothing)), accumulate=True)
+    return out.to(torch.float32)

@@ -1,7 +1,7 @@
 """The feature store: sharded, memory-mapped clip features for training at scale.
 
-Each shard holds one float16 array ``[clips, seq_len, dim]`` per modality and an
-index of its clips; a batch read is one gather per shard. See
+Each shard holds one float16 array ``[clips, seq_len, dim]`` per modality and a
+columnar index of its clips; a batch read is one gather over all shards. See
 :mod:`uavm.store.records` for the on-disk layout and
 :mod:`uavm.data.reference_layout` for the reference's per-clip ``.npy`` layout.
 """

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .records import MANIFEST, Manifest, ShardInfo, read_records
+from .clip_index import ShardColumns, read_clip_ids
+from .records import MANIFEST, Manifest, ShardInfo
 from .writer import acquire_lock, release_lock
 
 
@@ -42,7 +43,7 @@ def _merge(store: Path, parts: list[Path]) -> Manifest:
         )
     else:
         raise ConfigError(f"{store}: nothing to merge")
-    seen = {r.clip_id for r in read_records(store, merged)}
+    seen = read_clip_ids(store, merged)
     for part_path, part in manifests:
         if (part.seq_len, part.dim) != (merged.seq_len, merged.dim):
             raise ConfigError(
@@ -53,10 +54,12 @@ def _merge(store: Path, parts: list[Path]) -> Manifest:
             raise ConfigError(f"{part_path}: label set {part.label_set!r} differs from {merged.label_set!r}")
         merged.label_set = merged.label_set or part.label_set
         relative = part_path.resolve().relative_to(store.resolve())
-        for record in read_records(part_path, part):
-            if record.clip_id in seen:
-                raise ConfigError(f"{part_path}: clip {record.clip_id!r} is also in another part of {store}")
-            seen.add(record.clip_id)
+        for number, shard in enumerate(part.shards):
+            for raw in ShardColumns.read(part_path, shard, number).clips["clip_id"].tolist():
+                clip_id = raw.decode()
+                if clip_id in seen:
+                    raise ConfigError(f"{part_path}: clip {clip_id!r} is also in another part of {store}")
+                seen.add(clip_id)
         merged.shards.extend(
             ShardInfo(name=f"{relative.as_posix()}/{s.name}", rows=s.rows, modalities=s.modalities) for s in part.shards
         )

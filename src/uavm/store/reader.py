@@ -1,4 +1,4 @@
-"""Reading a feature store: records in memory, features memory-mapped, one gather per shard."""
+"""Reading a feature store: a columnar clip index, features memory-mapped, grouped gathers across shards."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UAVMError
-from .records import DTYPE, MODALITIES, ClipRecord, Manifest, ManifestView, read_records
+from .clip_index import ClipIndex, RecordList
+from .joint_map import JointMap, joint_map
+from .records import DTYPE, MODALITIES, Manifest, ManifestView
 
 
 class FeatureStore(ManifestView):
@@ -24,19 +26,24 @@ class FeatureStore(ManifestView):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.manifest = Manifest.load(self.path)
-        self.records: list[ClipRecord] = read_records(self.path, self.manifest)
-        self._shard_of = np.array([r.shard for r in self.records], dtype=np.int64)
-        self._row_of = np.array([r.row for r in self.records], dtype=np.int64)
-        self._maps: dict[tuple[int, str], np.ndarray | None] = {}
+        self.index = ClipIndex(self.path, self.manifest)
+        self._maps: dict[str, list[np.ndarray | None | bool]] = {}
+        self._joint: dict[str, JointMap | None] = {}
+        self._has: dict[str, np.ndarray] = {}
         self._ids: dict[str, int] | None = None
 
+    @property
+    def records(self) -> RecordList:
+        """The clips as :class:`~uavm.store.ClipRecord` objects (a list-like view, made on access)."""
+        return RecordList(self.index)
+
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.index)
 
     def index_of(self, clip_id: str) -> int:
         """Position of ``clip_id`` in :attr:`records`."""
         if self._ids is None:
-            self._ids = {r.clip_id: i for i, r in enumerate(self.records)}
+            self._ids = {c.decode(): i for i, c in enumerate(self.index.clip_ids.tolist())}
         try:
             return self._ids[clip_id]
         except KeyError:
@@ -45,62 +52,141 @@ class FeatureStore(ManifestView):
     def read(self, indices: Sequence[int] | np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         """Features ``[len(indices), seq_len, dim]`` float16 of the clips at ``indices`` (any order, repeats allowed).
 
-        Rows of one shard are fetched with one sorted gather from its memory map. A clip
-        without the modality reads as zeros. ``shifts`` rolls each clip in time as
+        A clip without the modality reads as zeros. ``shifts`` rolls each clip in time as
         ``torch.roll(clip, shifts[i], 0)`` does (training's time shift): the gather then reads
-        the rolled time steps directly, in batch order rather than sorted.
+        the rolled time steps directly. Where the platform allows, every shard of the modality is
+        mapped into one address range (:mod:`uavm.store.joint_map`) and the whole batch is one
+        gather, however many shards it touches; otherwise clips are grouped by shard (one sort)
+        and each group is one gather from its shard's memory map.
         """
         if modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"clip index out of range for a store of {len(self)} clips")
-        idx = idx % max(len(self), 1)
-        out = np.empty((idx.size, self.seq_len, self.dim), dtype=DTYPE)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"clip index out of range for a store of {n} clips")
+        idx = idx % max(n, 1)
+        steps, dim = self.seq_len, self.dim
         if not idx.size:
+            return np.empty((0, steps, dim), dtype=DTYPE)
+        shards, rows = self.index.shard[idx], self.index.row[idx].astype(np.int64)
+        joint = self._joint_map(modality)
+        if joint is not None:  # every shard in one address range: one gather for the whole batch
+            return self._gather_joint(joint, modality, shards, rows, shifts, (idx.size, steps, dim))
+        out = np.empty((idx.size, steps, dim), dtype=DTYPE)
+        time = None  # the roll as a gather of time steps: out[i, t] = clip[(t - shift_i) % T]
+        if shifts is not None:
+            time = (np.arange(steps)[None, :] - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
+        if shards[0] == shards[-1] and (shards == shards[0]).all():  # one shard: straight into the result
+            self._gather(int(shards[0]), modality, rows, time, out, None)
             return out
-        shards = self._shard_of[idx]
-        rows = self._row_of[idx]
-        present = np.unique(shards)
-        for shard in present:
-            array = self._array(int(shard), modality)
-            where = np.flatnonzero(shards == shard) if len(present) > 1 else slice(None)
-            if array is None:
-                out[where] = 0
-                continue
-            if shifts is not None:
-                self._gather_rolled(array, rows[where], np.asarray(shifts)[where], out, where)
-                continue
-            wanted, inverse = np.unique(rows[where], return_inverse=True)
-            chunk = array[wanted]  # one sorted read of the shard's rows
-            if len(present) == 1:
-                np.take(chunk, inverse, axis=0, out=out)  # straight into the result: no extra copy
-            else:
-                out[where] = chunk[inverse]
+        order = np.argsort(shards, kind="stable")
+        sorted_shards = shards[order]
+        cuts = np.flatnonzero(sorted_shards[1:] != sorted_shards[:-1]) + 1
+        rows = rows[order]
+        time = None if time is None else time[order]
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), idx.size]):
+            part = None if time is None else time[lo:hi]
+            self._gather(int(sorted_shards[lo]), modality, rows[lo:hi], part, out, order[lo:hi])
         return out
 
-    def _gather_rolled(
-        self, array: np.ndarray, rows: np.ndarray, shifts: np.ndarray, out: np.ndarray, where: np.ndarray | slice
+    def _gather_joint(
+        self, joint: JointMap, modality: str, shards: np.ndarray, rows: np.ndarray, shifts, shape: tuple[int, ...]
+    ) -> np.ndarray:
+        steps, step_bytes = self.seq_len, self.dim * np.dtype(DTYPE).itemsize
+        has = self._has_modality(modality)
+        lacking = ~has[shards]
+        starts = joint.bases[shards] + rows * (steps * step_bytes)
+        if lacking.any():
+            starts[lacking] = joint.bases[has][0]  # any valid place: zeroed below
+        if shifts is None:  # whole clips as items
+            gathered = joint.items(steps * step_bytes)[starts]
+        else:  # time steps as items, in rolled order
+            time = (np.arange(steps)[None, :] - np.asarray(shifts, dtype=np.int64)[:, None]) % steps
+            gathered = joint.steps[(starts[:, None] + time * step_bytes).reshape(-1)]
+        # (fancy indexing walks the byte-strided view in place; np.take would first copy the whole range)
+        gathered = gathered.view(DTYPE).reshape(shape)
+        if lacking.any():
+            gathered[lacking] = 0
+        return gathered
+
+    def _has_modality(self, modality: str) -> np.ndarray:
+        """Per shard: whether it holds ``modality``."""
+        if modality not in self._has:
+            self._has[modality] = np.array([modality in s.modalities for s in self.manifest.shards], dtype=bool)
+        return self._has[modality]
+
+    def _joint_map(self, modality: str) -> JointMap | None:
+        if modality not in self._joint:
+            paths, offsets = [], []
+            for info in self.manifest.shards:
+                path = self.path / info.name / f"{modality}.npy" if modality in info.modalities else None
+                paths.append(path)
+                offsets.append(0 if path is None else self._data_offset(path, info.rows))
+            self._joint[modality] = joint_map(paths, offsets, self.dim * np.dtype(DTYPE).itemsize)
+        return self._joint[modality]
+
+    def _data_offset(self, path: Path, rows: int) -> int:
+        """Where a shard array's data starts in its ``.npy`` file (its header checked)."""
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(f)
+                offset = f.tell()
+            size = path.stat().st_size
+        except (OSError, ValueError) as exc:
+            raise UAVMError(f"{path}: unreadable feature array ({exc})") from None
+        expected = (rows, self.seq_len, self.dim)
+        if tuple(shape) != expected or fortran or dtype != np.dtype(DTYPE):
+            raise UAVMError(f"{path}: shape {tuple(shape)} ({dtype}), expected {expected} ({DTYPE})")
+        if size < offset + int(np.prod(expected)) * np.dtype(DTYPE).itemsize:
+            raise UAVMError(f"{path}: truncated feature array")
+        return offset
+
+    def _gather(
+        self,
+        shard: int,
+        modality: str,
+        rows: np.ndarray,
+        time: np.ndarray | None,
+        out: np.ndarray,
+        target: np.ndarray | None,
     ) -> None:
-        """``out[where][i, t] = array[rows[i], (t - shifts[i]) % T]``: the roll as a gather of time steps."""
-        steps = self.seq_len
-        source = rows[:, None] * steps + (np.arange(steps)[None, :] - shifts[:, None]) % steps
-        flat = array.reshape(-1, self.dim)
-        if isinstance(where, slice):
-            np.take(flat, source.reshape(-1), axis=0, out=out.reshape(-1, self.dim))
+        """``out[target] = clips rows of the shard`` (``time``: their time steps; ``target=None``: all of ``out``)."""
+        array = self._array(shard, modality)
+        if array is None:
+            chunk = 0
+        elif isinstance(array, np.ndarray):  # a plain view of the map: no memmap overhead, one flat take
+            plain = array.view(np.ndarray)
+            if time is not None:
+                plain = plain.reshape(-1, self.dim)
+                rows = (rows[:, None] * self.seq_len + time).reshape(-1)
+            if target is None:
+                np.take(plain, rows, axis=0, out=out.reshape(-1, *plain.shape[1:]))
+                return
+            chunk = np.take(plain, rows, axis=0).reshape(len(target), self.seq_len, self.dim)
         else:
-            out[where] = flat[source.reshape(-1)].reshape(len(rows), steps, self.dim)
+            chunk = array[rows] if time is None else array[rows[:, None], time]
+        if target is None:
+            out[...] = chunk
+        else:
+            out[target] = chunk
 
     def read_clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(audio, visual)`` of one clip, each ``[seq_len, dim]`` float16."""
         return self.read([index], "audio")[0], self.read([index], "visual")[0]
 
     def _array(self, shard: int, modality: str) -> np.ndarray | None:
-        key = (shard, modality)
-        if key not in self._maps:
+        """The shard's ``[rows, T, D]`` array of ``modality``, memory-mapped (``None``: the shard lacks it)."""
+        maps = self._maps.get(modality)
+        if maps is None:
+            maps = self._maps[modality] = [False] * len(self.manifest.shards)
+        array = maps[shard]
+        if array is False:
             info = self.manifest.shards[shard]
             if modality not in info.modalities:
-                self._maps[key] = None
+                array = None
             else:
                 path = self.path / info.name / f"{modality}.npy"
                 try:
@@ -109,12 +195,14 @@ class FeatureStore(ManifestView):
                     raise UAVMError(f"{path}: unreadable feature array ({exc})") from None
                 if array.shape != (info.rows, self.seq_len, self.dim):
                     raise UAVMError(f"{path}: shape {array.shape}, expected {(info.rows, self.seq_len, self.dim)}")
-                self._maps[key] = array
-        return self._maps[key]
+            maps[shard] = array
+        return array
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_maps"] = {}  # memory maps are reopened in the receiving process
+        state["_joint"] = {}
+        state["_ids"] = None  # a dict of every clip id: rebuilt there if asked for
         return state
 
     def __repr__(self) -> str:

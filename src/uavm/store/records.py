@@ -4,6 +4,9 @@ On disk a store is a folder::
 
     STORE/store.json                  manifest: format, seq_len, dim, label set, shard list
     STORE/<shard>/index.json          one record per row of the shard, in row order
+    STORE/<shard>/clips.npy, labels.npy, label_vocab.npy
+                                      the same records as columns (uavm.store.clip_index), what
+                                      readers use; absent in shards written by older versions
     STORE/<shard>/audio.npy           float16 [rows, seq_len, dim] (absent if no clip has audio)
     STORE/<shard>/visual.npy          float16 [rows, seq_len, dim] (absent if no clip has video)
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..atomic import storage_error
 from ..errors import ConfigError, StorageError, UAVMError
-from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ManifestView, ShardInfo, read_records
+from .clip_index import has_columns, read_clip_ids, upgrade_shard, write_columns
+from .records import DTYPE, INDEX, MANIFEST, ClipRecord, Manifest, ManifestView, ShardInfo
 
 LOCK = ".lock"
 
@@ -57,8 +58,9 @@ class FeatureStoreWriter(ManifestView):
         try:
             self.manifest = self._open_manifest(seq_len, dim, label_set, metadata)
             self._remove_leftovers()
+            self._upgrade_index()
             self.manifest.save(self.path)
-            self._done = {r.clip_id for r in read_records(self.path, self.manifest)}
+            self._done = read_clip_ids(self.path, self.manifest)
         except BaseException:
             release_lock(self._lock)
             raise
@@ -161,6 +163,7 @@ class FeatureStoreWriter(ManifestView):
                 modalities.append(modality)
         index = json.dumps([r.to_json() for r in self._records], separators=(",", ":"))
         _write_synced(tmp / INDEX, index.encode())
+        write_columns(tmp, self._records, _save_synced)
         os.rename(tmp, self.path / name)
         self.manifest.shards.append(ShardInfo(name=name, rows=rows, modalities=sorted(modalities)))
         self.manifest.save(self.path)
@@ -191,10 +194,24 @@ class FeatureStoreWriter(ManifestView):
             number += 1
         return f"{self.shard_prefix}-{number:05d}"
 
+    def _upgrade_index(self) -> None:
+        """Give shards written by an older uavm (a JSON index only) the columnar index, each atomically."""
+        for number, shard in enumerate(self.manifest.shards):
+            if not has_columns(self.path, shard):
+                try:
+                    upgrade_shard(self.path, shard, number, _save_synced)
+                except OSError as exc:
+                    raise storage_error(exc, self.path / shard.name) from None
+
     def _remove_leftovers(self) -> None:
         """Drop temporary shard folders and shards that never made it into the manifest."""
         listed = {s.name for s in self.manifest.shards}
         pattern = re.compile(rf"{re.escape(self.shard_prefix)}-\d+$")
+        for shard in self.manifest.shards:  # a column file an interrupted upgrade left behind
+            folder = self.path / shard.name
+            if folder.is_dir():
+                for entry in folder.glob(".*.tmp*"):
+                    entry.unlink()
         for entry in self.path.iterdir():
             stale_tmp = entry.name.startswith(".") and ".tmp" in entry.name
             orphan = entry.is_dir() and pattern.match(entry.name) and entry.name not in listed

@@ -126,7 +126,13 @@ class FeatureTrainer(TrainerShell):
         self.augment = AugmentConfig(
             mixup=config.mixup, label_smoothing=config.label_smoothing, noise=config.noise, feat_norm=config.feat_norm
         )
-        self.batches = TrainBatches(self.splits.train, self.augment, rank=info.rank, world_size=info.world_size)
+        self.batches = TrainBatches(
+            self.splits.train,
+            self.augment,
+            rank=info.rank,
+            world_size=info.world_size,
+            roll_on_device=info.device.type != "cpu",
+        )
         self.forward_model = self._wrap(self.model)
         if info.is_main:
             n_params = sum(p.numel() for p in self.model.parameters())
@@ -181,7 +187,8 @@ class FeatureTrainer(TrainerShell):
         check_every = 1 if info.device.type == "cpu" else 25
         loss_sum = torch.zeros((), device=info.device, dtype=torch.float64)
         bar = progress_bar(loader, desc=f"epoch {epoch}", enabled=config.progress and info.is_main, summary=False)
-        for step, batch in enumerate(bar):
+        for step, raw in enumerate(bar):
+            batch = self.batches.finish(raw, info.device)  # feat_norm, mixup, targets: batched, on the device
             if self.warmup is not None:
                 self.warmup.step(self.global_step)
             loss = training_step(
