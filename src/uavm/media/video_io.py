@@ -185,14 +185,21 @@ class FrameSampler:
     """Turns the decoded frames of a container's video stream into the CLI's fixed-rate RGB frames.
 
     For callers that demux a file once and dispatch frames themselves (audio and
-    video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
-    then :meth:`finish`. ``stream`` defaults to the first real video stream.
+    video in one pass, :func:`uavm.media.demux.demux`): ``push`` every decoded frame of
+    :attr:`stream` in order, then :meth:`finish` for the whole clip's frames. A streaming
+    caller instead calls :meth:`take` as it goes (the frames ready so far, handed over and
+    no longer held) and :meth:`flush` at the end of the stream, then :meth:`take` once more.
+    ``stream`` defaults to the first real video stream.
 
     ``max_frames`` keeps only the first frames (the model uses ``seq_len`` of them: the
     clip's first ``seq_len / fps`` seconds, ``FeatureSpec.seconds``); once it has them,
     :attr:`full` is true and later frames are ignored, so memory and work stay bounded
     whatever the file's timestamps say (a second frame stamped 10 h after the first
     would otherwise become 108000 output frames).
+
+    ``threads`` bounds FFmpeg's decoding and filter threads: 0 (default) is one per core with
+    frame threading, for a lone decode (``predict``, the timeline, ``serve``); extraction workers
+    pass 1, as their processes are the parallelism. The frames are the same either way.
     """
 
     def __init__(
@@ -215,12 +222,15 @@ class FrameSampler:
             raise NoVideoTrackError(path_for_errors)
         self.path = path_for_errors
         self.stream = stream
-        self.stream.thread_type = "AUTO"
+        if threads != 1:  # frame threading (slices where a codec has no frame threads); bit-exact
+            self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = threads
         self.fps, self.short_side, self.interpolation, self.threads = fps, short_side, interpolation, threads
         self._offset = _start_offset(container, self.stream)
         self._graph: av.filter.Graph | None = None
-        self._frames: list[tuple[int, np.ndarray]] = []
+        self._ready: list[np.ndarray] = []  # output frames not yet taken
+        self._count = 0  # output frames so far, taken or not
+        self._flushed = False
         self._last_pts: int | None = None
         self.max_frames = max_frames
         self._discont = bool(container.format.flags & _AVFMT_TS_DISCONT)
@@ -231,7 +241,12 @@ class FrameSampler:
     @property
     def full(self) -> bool:
         """Whether ``max_frames`` frames are collected (further frames are ignored)."""
-        return self.max_frames is not None and len(self._frames) >= self.max_frames
+        return self.max_frames is not None and self._count >= self.max_frames
+
+    @property
+    def count(self) -> int:
+        """Output frames produced so far (taken or not)."""
+        return self._count
 
     def push(self, frame: av.VideoFrame) -> None:
         """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
@@ -248,7 +263,7 @@ class FrameSampler:
                 frame, self.stream.time_base, self.fps, self.short_side, self.interpolation, self.threads
             )
         self._graph.push(frame)
-        _drain(self._graph, self._frames, self.max_frames)
+        self._pull()
 
     def _bridge(self, pts: int, frame: av.VideoFrame) -> int:
         """``pts`` shifted past a timestamp restart, as the CLI does for MPEG-TS (threshold: 10 s)."""
@@ -281,36 +296,50 @@ class FrameSampler:
                 f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)",
             )
 
-    def finish(self) -> torch.Tensor:
-        """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
-        if self._graph is None:
-            raise MediaError(self.path, "no decodable video frames")
+    def take(self) -> list[np.ndarray]:
+        """The output frames ready so far (uint8 ``[H, W, 3]`` each), handed over: the sampler drops them."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def flush(self) -> None:
+        """End of stream: the filters give out their last frames (then :meth:`take` them). Idempotent."""
+        if self._graph is None or self._flushed:
+            return
+        self._flushed = True
         if not self.full:
             self._graph.push(None)
-            _drain(self._graph, self._frames, self.max_frames)
-        if not self._frames:
+            self._pull()
+
+    def finish(self) -> torch.Tensor:
+        """Flush the filters; the frames not taken as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
+        if self._graph is None:
+            raise MediaError(self.path, "no decodable video frames")
+        self.flush()
+        if not self._ready:
             raise MediaError(self.path, "no video frames at the requested rate")
-        return torch.from_numpy(np.stack([f for _, f in self._frames]))
+        return torch.from_numpy(np.stack(self._ready))
+
+    def _pull(self) -> None:
+        """Move the filters' ready output into the frames to take, up to ``max_frames`` in all."""
+        while not self.full:
+            try:
+                out = self._graph.vpull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            image = out.to_ndarray()
+            if self._count == 0 and out.pts is not None and out.pts > 0:
+                # constant-frame-rate output starts at 0: the first picture fills the gap
+                gap = out.pts if self.max_frames is None else min(out.pts, self.max_frames)
+                self._ready.extend([image] * gap)
+                self._count += gap
+            if not self.full:
+                self._ready.append(image)
+                self._count += 1
 
 
 def video_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
     """The container's video streams, leaving out attached pictures (cover art of audio files)."""
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-
-
-def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]], limit: int | None = None) -> None:
-    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``, up to ``limit`` frames."""
-    while limit is None or len(frames) < limit:
-        try:
-            out = graph.vpull()
-        except (av.BlockingIOError, av.EOFError):
-            return
-        image = out.to_ndarray()
-        if not frames and out.pts is not None and out.pts > 0:
-            # constant-frame-rate output starts at 0: the first picture fills the gap
-            frames.extend((k, image) for k in range(out.pts if limit is None else min(out.pts, limit)))
-        if limit is None or len(frames) < limit:
-            frames.append((out.pts, image))
 
 
 def _build_graph(
