@@ -48,6 +48,7 @@ from .features.fbank import fbank, frame_geometry
 from .media.audio_io import MonoResampler, audio_stream
 from .media.demux import Track, demux
 from .media.video_io import FrameSampler, open_media, video_streams
+from .models.views import view_logits
 
 Ranked = list[tuple[str, float]]
 
@@ -116,18 +117,8 @@ class TimelineSource:
         return str(self.model.config.arch)
 
     def logits(self, a: torch.Tensor | None, v: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
-        """Audio-only, visual-only and fused logits ``[B, C]`` (as :class:`Predictor` computes them)."""
-        if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
-            a0 = a if a is not None else torch.zeros_like(v)
-            v0 = v if v is not None else torch.zeros_like(a)
-            return {
-                "a": self.model(a0, torch.zeros_like(v0)) if a is not None else None,
-                "v": self.model(torch.zeros_like(a0), v0) if v is not None else None,
-                "av": self.model(a0, v0) if a is not None and v is not None else None,
-            }
-        la = self.model(a, "a") if a is not None else None
-        lv = self.model(v, "v") if v is not None else None
-        return {"a": la, "v": lv, "av": (la + lv) / 2 if la is not None and lv is not None else None}
+        """Audio-only, visual-only and fused logits ``[B, C]`` (:func:`uavm.models.views.view_logits`)."""
+        return view_logits(self.model, a, v)
 
     def received_attention(self, x: torch.Tensor, modality: str) -> np.ndarray | None:
         """Attention each time step receives in the top block (mean over heads and queries): ``[B, T]``."""
