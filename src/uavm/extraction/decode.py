@@ -94,18 +94,24 @@ def _demux(
     """
     sampler = resampler = None
     tracks: list[Track] = []
+
+    def video_track(skip_dropped: bool) -> Track:
+        nonlocal sampler
+        sampler = FrameSampler(
+            container,
+            item.path,
+            fps=config.fps,
+            short_side=config.short_side,
+            interpolation=config.interpolation,
+            threads=threads,
+            max_frames=config.seq_len,
+            skip_dropped=skip_dropped,
+        )
+        return Track("visual", sampler.stream, sampler.push, lambda: sampler.full, sampler.before_decode)
+
     if config.visual:
         if video_streams(container):
-            sampler = FrameSampler(
-                container,
-                item.path,
-                fps=config.fps,
-                short_side=config.short_side,
-                interpolation=config.interpolation,
-                threads=threads,
-                max_frames=config.seq_len,
-            )
-            tracks.append(Track("visual", sampler.stream, sampler.push, lambda: sampler.full))
+            tracks.append(video_track(skip_dropped=True))
         else:
             result.problems["visual"] = MISSING
     if config.audio:
@@ -120,6 +126,9 @@ def _demux(
     if not tracks:
         return None, False
     result.problems.update(demux(container, tracks).problems)
+    if sampler is not None and sampler.needs_redo and "visual" not in result.problems:
+        container.seek(0)  # a skipped frame's successor never came out: the video again, nothing skipped
+        result.problems.update(demux(container, [video_track(skip_dropped=False)]).problems)
     waveform = None
     if sampler is not None and "visual" not in result.problems:
         try:

@@ -22,12 +22,17 @@ from ..errors import MediaError
 
 @dataclass
 class Track:
-    """One stream to decode: ``push`` receives its frames in order; ``done`` says when to stop feeding it."""
+    """One stream to decode: ``push`` receives its frames in order; ``done`` says when to stop feeding it.
+
+    ``before`` (optional) sees each packet of the stream just before it is decoded
+    (:meth:`uavm.media.video_io.FrameSampler.before_decode`).
+    """
 
     name: str  # how problems name it ("audio", "visual")
     stream: av.stream.Stream
     push: Callable[[av.AudioFrame | av.VideoFrame], None]
     done: Callable[[], bool] = lambda: False
+    before: Callable[[av.Packet], None] | None = None
 
 
 @dataclass
@@ -61,6 +66,8 @@ def demux(
             if packet.stream.index not in live:
                 continue
             try:
+                if track.before is not None:
+                    track.before(packet)
                 for frame in packet.decode():
                     track.push(frame)
             except av.FFmpegError as exc:
