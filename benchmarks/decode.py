@@ -12,10 +12,12 @@ over repeats of the per-repeat ratio CLI / variant. The first run of each varian
 its frames equal the CLI's. The load average before and after is printed: on a shared machine
 state whether it was quiet.
 
-Rows: ``load_frames`` with one thread (what extraction workers do) and with frame threading on
-every core (``threads=0``: predict, the timeline, serve); decoding alone without the filters
-(what the fps + scale + rgb24 graph adds); ``decode_clip`` as predict runs it (both tracks,
-frames + fbank) with one thread and with frame threading.
+Rows: every frame decoded (the code before frame skipping) with one thread and with frame
+threading; ``load_frames`` (non-reference frames the fps filter drops are not decoded) with one
+thread (what extraction workers do) and with frame threading on every core (``threads=0``:
+predict, the timeline, serve); decoding alone without the filters (what the fps + scale + rgb24
+graph adds); ``decode_clip`` as predict runs it (both tracks, frames + fbank) with one thread
+and with frame threading.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 from uavm.extraction.decode import decode_clip
 from uavm.extraction.inputs import ClipInput
 from uavm.feature_spec import FeatureSpec
-from uavm.media.video_io import load_frames, output_size
+from uavm.media.video_io import FrameSampler, load_frames, open_media, output_size
 
 CLIPS = {"5 s 1280x720": (1280, 720, 5), "10 s 640x360": (640, 360, 10)}
 
@@ -73,13 +75,24 @@ def decode_only(path: Path, threads: int) -> int:
         return sum(1 for _ in container.decode(stream))
 
 
+def frames_without_skipping(path: Path, threads: int) -> np.ndarray:
+    """``load_frames`` as it was before frame skipping: every frame decoded."""
+    with open_media(path) as container:
+        sampler = FrameSampler(container, path, threads=threads, skip_dropped=False)
+        for frame in container.decode(sampler.stream):
+            sampler.push(frame)
+        return sampler.finish().numpy()
+
+
 def variants(path: Path, width: int, height: int) -> dict[str, Callable[[], object]]:
     spec = FeatureSpec(short_side=224)
     item = ClipInput(path.name, path)
     return {
         "ffmpeg CLI subprocess (reference)": lambda: cli_frames(path, width, height),
+        "every frame decoded, threads=1 (before)": lambda: frames_without_skipping(path, 1),
+        "every frame decoded, threads=0 (frame threading only)": lambda: frames_without_skipping(path, 0),
         "load_frames, threads=1 (extraction worker)": lambda: load_frames(path, threads=1).numpy(),
-        "load_frames, threads=0 (frame threading)": lambda: load_frames(path, threads=0).numpy(),
+        "load_frames, threads=0 (predict, timeline, serve)": lambda: load_frames(path, threads=0).numpy(),
         "decode only, no filters, threads=1": lambda: decode_only(path, 1),
         "decode only, no filters, threads=0": lambda: decode_only(path, 0),
         "decode_clip (frames + fbank), threads=1": lambda: decode_clip(item, spec, threads=1),
@@ -103,6 +116,7 @@ def check_exact(path: Path, width: int, height: int) -> None:
     reference = cli_frames(path, width, height)
     for threads in (1, 0):
         ours = load_frames(path, threads=threads).numpy()
+        assert (frames_without_skipping(path, threads) == ours).all()
         assert ours.shape == reference.shape and (ours == reference).all(), f"{path}: threads={threads} differs"
     clip = decode_clip(ClipInput(path.name, path), FeatureSpec(short_side=224), threads=0)
     assert (clip.frames == reference[: len(clip.frames)]).all(), f"{path}: decode_clip differs"

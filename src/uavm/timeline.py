@@ -229,8 +229,15 @@ def window_spans(duration: float, window: float = 10, hop: float = 5) -> list[tu
         start = round(start + hop, 6)
 
 
-def stream_features(path: str | Path, source: TimelineSource, progress: bool = False) -> StepFeatures:
-    """Decode ``path`` once, streaming, into per-step audio and visual features (see the module doc)."""
+def stream_features(
+    path: str | Path, source: TimelineSource, progress: bool = False, skip_dropped: bool = True
+) -> StepFeatures:
+    """Decode ``path`` once, streaming, into per-step audio and visual features (see the module doc).
+
+    ``skip_dropped``: the video decoder skips frames the fps filter would drop
+    (:class:`~uavm.media.video_io.FrameSampler`); in the rare case it must not have
+    (a damaged stream), the file is streamed again without skipping.
+    """
     path = Path(path)
     container = open_media(path)
     notes: list[str] = []
@@ -241,10 +248,15 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
         if source.visual_encoder is not None:
             if video_streams(container):
                 sampler = FrameSampler(
-                    container, path, fps=source.fps, short_side=source.short_side, interpolation=source.interpolation
+                    container,
+                    path,
+                    fps=source.fps,
+                    short_side=source.short_side,
+                    interpolation=source.interpolation,
+                    skip_dropped=skip_dropped,
                 )
                 visual = _VisualSteps(source, sampler)
-                tracks.append(Track("visual", sampler.stream, visual.push))
+                tracks.append(Track("visual", sampler.stream, visual.push, before=sampler.before_decode))
             else:
                 notes.append("visual: no video track")
         if source.audio_encoder is not None:
@@ -292,6 +304,8 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             audio = None
         if visual is not None:
             visual.flush()
+            if visual.sampler.needs_redo:
+                return stream_features(path, source, progress, skip_dropped=False)
         if audio is not None:
             audio.flush()
     v = visual.finish() if visual is not None else None
