@@ -127,8 +127,12 @@ def _demux(
         return None, False
     result.problems.update(demux(container, tracks).problems)
     if sampler is not None and sampler.needs_redo and "visual" not in result.problems:
-        container.seek(0)  # a skipped frame's successor never came out: the video again, nothing skipped
-        result.problems.update(demux(container, [video_track(skip_dropped=False)]).problems)
+        try:  # a skipped frame's successor never came out: the video again, nothing skipped
+            container.seek(0)
+        except av.FFmpegError as exc:
+            result.problems["visual"] = f"reading the file again failed ({reason(exc)})"
+        else:
+            result.problems.update(demux(container, [video_track(skip_dropped=False)]).problems)
     waveform = None
     if sampler is not None and "visual" not in result.problems:
         try:

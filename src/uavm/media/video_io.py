@@ -189,7 +189,10 @@ def decode_frames(
             raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
         if not sampler.needs_redo:
             break
-        container.seek(0)
+        try:
+            container.seek(0)
+        except av.FFmpegError as exc:
+            raise MediaError(path_for_errors, f"reading the file again failed ({_reason(exc)})") from exc
     return sampler.finish()
 
 
