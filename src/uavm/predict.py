@@ -27,8 +27,9 @@ from .extraction.failures import printable
 from .extraction.inputs import media_in_folder
 from .feature_spec import FeatureSpec
 from .hub import is_hub_name
-from .modality import MODALITIES, NAMES, VIEW_NAMES
+from .modality import MODALITIES, NAMES, VIEW_NAMES, VIEWS
 from .models import REGISTRY, create_model, load_model, read_model_info
+from .models.views import view_logits
 from .sequence import pad_or_cut
 from .weights import locate
 
@@ -190,20 +191,9 @@ class Predictor:
         result.notes += clip.notes()
         arrays = dict(zip(MODALITIES, (clip.audio, clip.visual)))
         x = {m: None if a is None else self._input(a) for m, a in arrays.items()}
-        if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
-            a = x["a"] if x["a"] is not None else torch.zeros_like(x["v"])
-            v = x["v"] if x["v"] is not None else torch.zeros_like(x["a"])
-            logits = {
-                "a": self.model(a, torch.zeros_like(v)) if x["a"] is not None else None,
-                "v": self.model(torch.zeros_like(a), v) if x["v"] is not None else None,
-            }
-            fused = self.model(a, v) if x["a"] is not None and x["v"] is not None else None
-        else:
-            logits = {m: None if t is None else self.model(t, m) for m, t in x.items()}
-            fused = (logits["a"] + logits["v"]) / 2 if x["a"] is not None and x["v"] is not None else None
-        for m in MODALITIES:
-            setattr(result, NAMES[m], self._rank(logits[m][0]) if logits[m] is not None else None)
-        result.fused = self._rank(fused[0]) if fused is not None else None
+        logits = view_logits(self.model, x["a"], x["v"])
+        for view in VIEWS:
+            setattr(result, NAMES[view], self._rank(logits[view][0]) if logits[view] is not None else None)
         return result
 
     def _input(self, features: np.ndarray) -> torch.Tensor:

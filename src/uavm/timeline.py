@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,9 @@ from torch import nn
 from .errors import ConfigError, MediaError
 from .features.filterbank import fbank, frame_geometry
 from .media.audio_io import MonoResampler, audio_stream
+from .media.demux import Track, demux
 from .media.video_io import FrameSampler, open_media, video_streams
+from .models.views import view_logits
 
 Ranked = list[tuple[str, float]]
 
@@ -116,18 +117,8 @@ class TimelineSource:
         return str(self.model.config.arch)
 
     def logits(self, a: torch.Tensor | None, v: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
-        """Audio-only, visual-only and fused logits ``[B, C]`` (as :class:`Predictor` computes them)."""
-        if self.arch == "cross_attention":  # one view alone: the other modality's features set to zeros
-            a0 = a if a is not None else torch.zeros_like(v)
-            v0 = v if v is not None else torch.zeros_like(a)
-            return {
-                "a": self.model(a0, torch.zeros_like(v0)) if a is not None else None,
-                "v": self.model(torch.zeros_like(a0), v0) if v is not None else None,
-                "av": self.model(a0, v0) if a is not None and v is not None else None,
-            }
-        la = self.model(a, "a") if a is not None else None
-        lv = self.model(v, "v") if v is not None else None
-        return {"a": la, "v": lv, "av": (la + lv) / 2 if la is not None and lv is not None else None}
+        """Audio-only, visual-only and fused logits ``[B, C]`` (:func:`uavm.models.views.view_logits`)."""
+        return view_logits(self.model, a, v)
 
     def received_attention(self, x: torch.Tensor, modality: str) -> np.ndarray | None:
         """Attention each time step receives in the top block (mean over heads and queries): ``[B, T]``."""
@@ -238,36 +229,44 @@ def window_spans(duration: float, window: float = 10, hop: float = 5) -> list[tu
         start = round(start + hop, 6)
 
 
-def stream_features(path: str | Path, source: TimelineSource, progress: bool = False) -> StepFeatures:
-    """Decode ``path`` once, streaming, into per-step audio and visual features (see the module doc)."""
+def stream_features(
+    path: str | Path, source: TimelineSource, progress: bool = False, skip_dropped: bool = True
+) -> StepFeatures:
+    """Decode ``path`` once, streaming, into per-step audio and visual features (see the module doc).
+
+    ``skip_dropped``: the video decoder skips frames the fps filter would drop
+    (:class:`~uavm.media.video_io.FrameSampler`); in the rare case it must not have
+    (a damaged stream), the file is streamed again without skipping.
+    """
     path = Path(path)
     container = open_media(path)
     notes: list[str] = []
     with container:
         duration_hint = (container.duration or 0) / 1_000_000
-        sampler = resampler = None
+        tracks: list[Track] = []
+        visual = audio = None
         if source.visual_encoder is not None:
             if video_streams(container):
                 sampler = FrameSampler(
-                    container, path, fps=source.fps, short_side=source.short_side, interpolation=source.interpolation
+                    container,
+                    path,
+                    fps=source.fps,
+                    short_side=source.short_side,
+                    interpolation=source.interpolation,
+                    skip_dropped=skip_dropped,
                 )
+                visual = _VisualSteps(source, sampler)
+                tracks.append(Track("visual", sampler.stream, visual.push, before=sampler.before_decode))
             else:
                 notes.append("visual: no video track")
         if source.audio_encoder is not None:
             if container.streams.audio:
-                astream = audio_stream(container, path)
-                resampler = MonoResampler(16000)
+                audio = _AudioSteps(source, MonoResampler(16000))
+                tracks.append(Track("audio", audio_stream(container, path), audio.push))
             else:
                 notes.append("audio: no audio track")
-        if sampler is None and resampler is None:
+        if not tracks:
             raise MediaError(path, "; ".join(n.split(": ", 1)[1] for n in notes) or "nothing to decode")
-        visual = _VisualSteps(source) if sampler is not None else None
-        audio = _AudioSteps(source) if resampler is not None else None
-        targets: dict[int, tuple[str, Callable[[Any], None]]] = {}
-        if sampler is not None:
-            targets[sampler.stream.index] = ("visual", lambda f: visual.add(_take_frames(sampler, f)))
-        if resampler is not None:
-            targets[astream.index] = ("audio", lambda f: audio.add(_take_samples(resampler, f)))
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -279,28 +278,24 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
             bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s media [{rate_fmt}]",
         )
         shown = 0.0
-        failed: dict[str, str] = {}  # a track whose decoding failed: the other one goes on
+
+        def show(packet: av.Packet) -> None:
+            nonlocal shown
+            if packet.pts is not None and packet.time_base is not None:
+                now = float(packet.pts * packet.time_base)
+                if now > shown + 0.5:
+                    bar.update(round(now - shown, 1))
+                    shown = now
+
         try:
-            for packet in container.demux([container.streams[i] for i in targets]):
-                modality, push = targets[packet.stream.index]
-                if modality in failed:
-                    continue
-                try:
-                    for frame in packet.decode():
-                        push(frame)
-                except av.FFmpegError as exc:
-                    failed[modality] = f"{modality} decoding failed ({getattr(exc, 'strerror', None) or exc})"
-                if packet.pts is not None and packet.time_base is not None:
-                    now = float(packet.pts * packet.time_base)
-                    if now > shown + 0.5:
-                        bar.update(round(now - shown, 1))
-                        shown = now
+            outcome = demux(container, tracks, on_packet=show)
             if bar.total and bar.n < bar.total:
                 bar.update(bar.total - bar.n)
-        except av.FFmpegError as exc:
-            raise MediaError(path, f"decoding failed ({getattr(exc, 'strerror', None) or exc})") from exc
         finally:
             bar.close()
+        if outcome.read_error:
+            raise MediaError(path, outcome.read_error)
+        failed = outcome.problems  # a track whose decoding failed: the other one went on
         for modality, problem in failed.items():
             notes.append(f"{modality}: {problem}")
         if "visual" in failed:
@@ -308,10 +303,11 @@ def stream_features(path: str | Path, source: TimelineSource, progress: bool = F
         if "audio" in failed:
             audio = None
         if visual is not None:
-            visual.add(_drain_sampler(sampler, flush=True))
+            visual.flush()
+            if visual.sampler.needs_redo:
+                return stream_features(path, source, progress, skip_dropped=False)
         if audio is not None:
-            resampler.push(None)
-            audio.add(_drain_resampler(resampler), flush=True)
+            audio.flush()
     v = visual.finish() if visual is not None else None
     a = audio.finish() if audio is not None else None
     lengths = [
@@ -436,10 +432,18 @@ def plot_timeline(result: Timeline, dest: str | Path, classes_per_view: int = 3,
 
 
 class _VisualSteps:
-    """Frames → visual-encoder features, a batch at a time; frames are dropped once encoded."""
+    """Decoded video → sampled frames → visual-encoder features, a batch at a time; frames are dropped once encoded."""
 
-    def __init__(self, source: TimelineSource):
-        self.source, self.pending, self.out, self.frames = source, [], [], 0
+    def __init__(self, source: TimelineSource, sampler: FrameSampler):
+        self.source, self.sampler, self.pending, self.out, self.frames = source, sampler, [], [], 0
+
+    def push(self, frame: av.VideoFrame) -> None:
+        self.sampler.push(frame)
+        self.add(self.sampler.take())
+
+    def flush(self) -> None:
+        self.sampler.flush()
+        self.add(self.sampler.take())
 
     def add(self, frames: list[np.ndarray]) -> None:
         self.pending += frames
@@ -464,8 +468,8 @@ class _VisualSteps:
 class _AudioSteps:
     """16 kHz samples → log-mel frames → audio-encoder steps, chunk by chunk (see the module doc)."""
 
-    def __init__(self, source: TimelineSource):
-        self.source = source
+    def __init__(self, source: TimelineSource, resampler: MonoResampler):
+        self.source, self.resampler = source, resampler
         self.size, self.shift, _ = frame_geometry(16000)
         self.chunk = AUDIO_STEP_FRAMES * max(1, source.fbank_frames // AUDIO_STEP_FRAMES)
         self.tail = np.zeros(0, np.float32)  # samples not yet turned into log-mel frames
@@ -473,6 +477,14 @@ class _AudioSteps:
         self.mel_count = 0
         self.out: list[np.ndarray] = []
         self.samples = 0
+
+    def push(self, frame: av.AudioFrame) -> None:
+        self.resampler.push(frame)
+        self.add(self.resampler.take())
+
+    def flush(self) -> None:
+        self.resampler.flush()
+        self.add(self.resampler.take(), flush=True)
 
     def add(self, samples: np.ndarray, flush: bool = False) -> None:
         self.samples += len(samples)
@@ -511,47 +523,6 @@ class _AudioSteps:
             self._encode(padded)
             self.mel, self.mel_count = [], 0
         return np.concatenate(self.out) if self.out else np.zeros((0, 1), np.float32)
-
-
-def _take_frames(sampler: FrameSampler, frame: av.VideoFrame) -> list[np.ndarray]:
-    sampler.push(frame)
-    return _drain_sampler(sampler)
-
-
-def _drain_sampler(sampler: FrameSampler, flush: bool = False) -> list[np.ndarray]:
-    """The sampler's ready frames, removed from it so it never holds more than a few.
-
-    Reaches into the sampler's list of ready frames (``FrameSampler`` collects a whole clip);
-    with ``flush`` the filters are flushed first, as ``FrameSampler.finish`` does.
-    """
-    if flush and sampler._graph is not None:
-        from .media.video_io import _drain
-
-        sampler._graph.push(None)
-        _drain(sampler._graph, sampler._frames)
-    # the sampler fills a gap before the first frame when its list is empty, so the last frame
-    # handed out stays in the list (one frame held), and only the frames after it are new
-    ready = sampler._frames
-    first_new = 1 if getattr(sampler, "_timeline_started", False) else 0
-    frames = [f for _, f in ready[first_new:]]
-    if ready:
-        del ready[:-1]
-        sampler._timeline_started = True
-    return frames
-
-
-def _take_samples(resampler: MonoResampler, frame: av.AudioFrame) -> np.ndarray:
-    resampler.push(frame)
-    return _drain_resampler(resampler)
-
-
-def _drain_resampler(resampler: MonoResampler) -> np.ndarray:
-    """The resampler's ready samples as float32 in [-1, 1), removed from it."""
-    if not resampler._chunks:
-        return np.zeros(0, np.float32)
-    samples = np.concatenate(resampler._chunks).astype(np.float32) / 32768.0
-    resampler._chunks.clear()
-    return samples
 
 
 def _window_inputs(

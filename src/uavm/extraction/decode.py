@@ -21,6 +21,7 @@ from ..errors import MediaError, UAVMError
 from ..feature_spec import FeatureSpec
 from ..features.filterbank import normalized_fbank, samples_for_frames
 from ..media.audio_io import MonoResampler, audio_stream
+from ..media.demux import Track, demux, reason
 from ..media.video_io import FrameSampler, open_media, video_streams
 from ..modality import TRACK_NAMES, modality_key
 from .inputs import ClipInput
@@ -53,8 +54,12 @@ def init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
-    """Decode the tracks ``config`` extracts of ``item`` in one pass; never raises for a bad file."""
+def decode_clip(item: ClipInput, config: FeatureSpec, threads: int = 1) -> DecodedClip:
+    """Decode the tracks ``config`` extracts of ``item`` in one pass; never raises for a bad file.
+
+    ``threads``: FFmpeg's video decoding threads; 1 (default) in worker processes, 0 (one per core,
+    frame threading) for a lone decode. The frames are the same either way.
+    """
     result = DecodedClip(item)
     start = time.perf_counter()
     try:
@@ -63,7 +68,7 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
         result.problems = {"audio": exc.problem, "visual": exc.problem}
         return result
     with container:
-        waveform, centred = _demux(container, item, config, result)
+        waveform, centred = _demux(container, item, config, result, threads)
     result.seconds["decode"] = time.perf_counter() - start
     if waveform is not None:
         start = time.perf_counter()
@@ -80,68 +85,65 @@ def decode_clip(item: ClipInput, config: FeatureSpec) -> DecodedClip:
 
 
 def _demux(
-    container: av.container.InputContainer, item: ClipInput, config: FeatureSpec, result: DecodedClip
+    container: av.container.InputContainer, item: ClipInput, config: FeatureSpec, result: DecodedClip, threads: int
 ) -> tuple[torch.Tensor | None, bool]:
     """Fill ``result.frames`` / ``result.problems``; return the waveform (or ``None``) and whether it is centred.
 
-    A waveform cut to what the fbank uses is centred here on the mean of the whole track.
+    Video stops once ``seq_len`` frames are kept; audio is read to the end of the track, so a
+    waveform cut to what the fbank uses is centred here on the mean of the whole track.
     """
     sampler = resampler = None
+    tracks: list[Track] = []
+
+    def video_track(skip_dropped: bool) -> Track:
+        nonlocal sampler
+        sampler = FrameSampler(
+            container,
+            item.path,
+            fps=config.fps,
+            short_side=config.short_side,
+            interpolation=config.interpolation,
+            threads=threads,
+            max_frames=config.seq_len,
+            skip_dropped=skip_dropped,
+        )
+        return Track("visual", sampler.stream, sampler.push, lambda: sampler.full, sampler.before_decode)
+
     if config.visual:
         if video_streams(container):
-            sampler = FrameSampler(
-                container,
-                item.path,
-                fps=config.fps,
-                short_side=config.short_side,
-                interpolation=config.interpolation,
-                threads=1,
-                max_frames=config.seq_len,
-            )
+            tracks.append(video_track(skip_dropped=True))
         else:
             result.problems["visual"] = MISSING
     if config.audio:
         if container.streams.audio:
-            astream = audio_stream(container, item.path)
             resampler = MonoResampler(
                 config.fbank.sample_rate,
                 max_samples=samples_for_frames(config.fbank.target_frames, config.fbank.sample_rate),
             )
+            tracks.append(Track("audio", audio_stream(container, item.path), resampler.push))
         else:
             result.problems["audio"] = MISSING
-    targets = {}
-    if sampler is not None:
-        targets[sampler.stream.index] = ("visual", sampler.push)
-    if resampler is not None:
-        targets[astream.index] = ("audio", resampler.push)
-    if not targets:
+    if not tracks:
         return None, False
-    try:
-        for packet in container.demux([container.streams[i] for i in targets]):
-            modality, push = targets[packet.stream.index]
-            if modality in result.problems or (modality == "visual" and sampler.full):
-                continue
-            try:
-                for frame in packet.decode():
-                    push(frame)
-            except av.FFmpegError as exc:
-                result.problems[modality] = f"{modality} decoding failed ({_reason(exc)})"
-            except MediaError as exc:  # refused, e.g. an unbounded frame size
-                result.problems[modality] = exc.problem
-    except av.FFmpegError as exc:  # the demuxer itself gave up: whatever is unfinished fails
-        for modality, _ in targets.values():
-            result.problems.setdefault(modality, f"reading the file failed ({_reason(exc)})")
+    result.problems.update(demux(container, tracks).problems)
+    if sampler is not None and sampler.needs_redo and "visual" not in result.problems:
+        try:  # a skipped frame's successor never came out: the video again, nothing skipped
+            container.seek(0)
+        except av.FFmpegError as exc:
+            result.problems["visual"] = f"reading the file again failed ({reason(exc)})"
+        else:
+            result.problems.update(demux(container, [video_track(skip_dropped=False)]).problems)
     waveform = None
     if sampler is not None and "visual" not in result.problems:
         try:
             result.frames = sampler.finish().numpy()
         except (MediaError, av.FFmpegError) as exc:
-            result.problems["visual"] = getattr(exc, "problem", None) or _reason(exc)
+            result.problems["visual"] = getattr(exc, "problem", None) or reason(exc)
     if resampler is not None and "audio" not in result.problems:
         try:
             waveform = resampler.waveform()
         except av.FFmpegError as exc:
-            result.problems["audio"] = f"audio decoding failed ({_reason(exc)})"
+            result.problems["audio"] = f"audio decoding failed ({reason(exc)})"
         else:
             if waveform.numel() == 0:
                 result.problems["audio"] = "the audio track holds no decodable samples"
@@ -149,8 +151,3 @@ def _demux(
             elif resampler.truncated:
                 return waveform - resampler.mean(), True
     return waveform, False
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text.strip().splitlines()[0]

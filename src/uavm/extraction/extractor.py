@@ -74,6 +74,8 @@ class FeatureExtractor:
     ``device``: see :func:`uavm.device.resolve_device` (default: this process's GPU, else the CPU).
     ``bf16``: encoders in bfloat16 autocast (default: on a GPU only). ``frame_batch``: frames per
     visual-encoder pass. ``encoders``: already resolved encoders of ``spec`` (else resolved here).
+    ``decode_threads``: FFmpeg threads for :meth:`decode` (0: one per core, frame threading, for a
+    lone decode as in ``predict``; extraction's worker processes decode with one thread each).
     ``encoder_fbank``: use the log-mel settings the audio encoder was trained with (what
     ``uavm extract`` does); ``False`` keeps ``spec.fbank`` (a model file's recorded settings).
     :attr:`spec` is the spec the features are actually made with.
@@ -88,6 +90,7 @@ class FeatureExtractor:
         frame_batch: int = 128,
         encoders: Encoders | None = None,
         encoder_fbank: bool = True,
+        decode_threads: int = 0,
     ):
         spec = (spec or FeatureSpec()).validate()
         self.encoders = encoders if encoders is not None else resolve_encoders(spec.audio_encoder, spec.visual_encoder)
@@ -102,6 +105,7 @@ class FeatureExtractor:
         self.device = resolve_device(device)
         self.bf16 = bf16
         self.frame_batch = frame_batch
+        self.decode_threads = decode_threads
         self.encoders.to(self.device)
 
     @property
@@ -111,7 +115,7 @@ class FeatureExtractor:
 
     def decode(self, item: ClipInput | str | Path) -> DecodedClip:
         """The CPU step for one file (never raises for a bad file: see ``problems``)."""
-        return decode_clip(as_clip_input(item), self.spec)
+        return decode_clip(as_clip_input(item), self.spec, threads=self.decode_threads)
 
     @torch.inference_mode()
     def encode(self, batch: list[DecodedClip], seconds: dict[str, float] | None = None) -> list[ClipFeatures]:

@@ -27,7 +27,10 @@ class MonoResampler:
     """Collects decoded audio frames as 16-bit mono at one rate, as the FFmpeg CLI converts them.
 
     For callers that demux a file once and dispatch frames themselves (audio and
-    video in one pass): ``push`` every decoded audio frame, then ``waveform()``.
+    video in one pass, :func:`uavm.media.demux.demux`): ``push`` every decoded audio frame,
+    then ``waveform()`` for the whole track. A streaming caller instead calls :meth:`take` as
+    it goes (the samples ready so far, handed over and no longer held) and :meth:`flush` at
+    the end of the stream, then :meth:`take` once more.
 
     ``max_samples`` keeps only the first samples (the fbank uses ``target_frames`` frames:
     ``samples_for_frames(target_frames)``), so memory stays bounded whatever the file's
@@ -69,9 +72,21 @@ class MonoResampler:
         if frame is None:
             self._graph, self._input = None, None
 
-    def waveform(self) -> torch.Tensor:
-        """Flush and return everything pushed as a float32 tensor ``[N]`` in [-1, 1)."""
+    def flush(self) -> None:
+        """End of stream: the resampler gives out its tail (then :meth:`take` it)."""
         self.push(None)
+
+    def take(self) -> np.ndarray:
+        """The samples ready so far as float32 ``[n]`` in [-1, 1), handed over: the resampler drops them."""
+        if not self._chunks:
+            return np.zeros(0, np.float32)
+        samples = np.concatenate(self._chunks).astype(np.float32) / INT16_SCALE
+        self._chunks = []
+        return samples
+
+    def waveform(self) -> torch.Tensor:
+        """Flush and return everything pushed (and not taken) as a float32 tensor ``[N]`` in [-1, 1)."""
+        self.flush()
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         self._chunks = [samples] if len(samples) else []
         return torch.from_numpy(samples.astype(np.float32) / INT16_SCALE)

@@ -70,6 +70,9 @@ INTERPOLATIONS = (
 # become 224000x224 frames (150 MB each); such a clip is refused with a MediaError saying why.
 MAX_ASPECT_RATIO = 10
 
+# codecs whose decoder honours skip_frame=NONREF for frames nothing else decodes from
+SKIPPABLE_CODECS = frozenset({"h264"})
+
 _AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
 DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default
 
@@ -165,24 +168,36 @@ def decode_frames(
 ) -> torch.Tensor:
     """Like :func:`load_frames`, on an already open container (one open can serve both tracks).
 
-    The container is read from where it stands (freshly opened: the start) to the end of the file.
+    The container is read from where it stands (freshly opened: the start) to the end of the file;
+    in the rare case where skipping dropped frames must be undone (:attr:`FrameSampler.needs_redo`)
+    it is read again from the start.
     """
-    sampler = FrameSampler(
-        container,
-        path_for_errors,
-        fps=fps,
-        short_side=short_side,
-        interpolation=interpolation,
-        threads=threads,
-        max_frames=max_frames,
-    )
-    try:
-        for frame in container.decode(sampler.stream):
-            sampler.push(frame)
-            if sampler.full:
-                break
-    except av.FFmpegError as exc:
-        raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
+    for skip in (True, False):
+        sampler = FrameSampler(
+            container,
+            path_for_errors,
+            fps=fps,
+            short_side=short_side,
+            interpolation=interpolation,
+            threads=threads,
+            max_frames=max_frames,
+            skip_dropped=skip,
+        )
+        try:
+            for packet in container.demux(sampler.stream):
+                sampler.before_decode(packet)
+                for frame in packet.decode():
+                    sampler.push(frame)
+                if sampler.full:
+                    break
+        except av.FFmpegError as exc:
+            raise MediaError(path_for_errors, f"video decoding failed ({_reason(exc)})") from exc
+        if not sampler.needs_redo:
+            break
+        try:
+            container.seek(0)
+        except av.FFmpegError as exc:
+            raise MediaError(path_for_errors, f"reading the file again failed ({_reason(exc)})") from exc
     return sampler.finish()
 
 
@@ -190,14 +205,30 @@ class FrameSampler:
     """Turns the decoded frames of a container's video stream into the CLI's fixed-rate RGB frames.
 
     For callers that demux a file once and dispatch frames themselves (audio and
-    video in one pass): ``push`` every decoded frame of :attr:`stream` in order,
-    then :meth:`finish`. ``stream`` defaults to the first real video stream.
+    video in one pass, :func:`uavm.media.demux.demux`): ``push`` every decoded frame of
+    :attr:`stream` in order, then :meth:`finish` for the whole clip's frames. A streaming
+    caller instead calls :meth:`take` as it goes (the frames ready so far, handed over and
+    no longer held) and :meth:`flush` at the end of the stream, then :meth:`take` once more.
+    ``stream`` defaults to the first real video stream.
 
     ``max_frames`` keeps only the first frames (the model uses ``seq_len`` of them: the
     clip's first ``seq_len / fps`` seconds, ``FeatureSpec.seconds``); once it has them,
     :attr:`full` is true and later frames are ignored, so memory and work stay bounded
     whatever the file's timestamps say (a second frame stamped 10 h after the first
     would otherwise become 108000 output frames).
+
+    ``threads`` bounds FFmpeg's decoding and filter threads: 0 (default) is one per core with
+    frame threading, for a lone decode (``predict``, the timeline, ``serve``); extraction workers
+    pass 1, as their processes are the parallelism. The frames are the same either way.
+
+    ``skip_dropped``: a caller that calls :meth:`before_decode` with each packet of :attr:`stream`
+    lets the decoder skip non-reference H.264 frames that the ``fps`` filter is certain to drop:
+    a frame is skipped only when a frame sent to the decoder before it has a later timestamp at
+    the same output tick (the filter keeps the last frame of each tick, so the skipped one would
+    have been dropped; nothing decodes from a non-reference frame). Whether every such later
+    frame really came out of the decoder is checked as frames arrive; :attr:`needs_redo` says when
+    one did not (a damaged stream), and the caller then decodes again with skipping off. So the
+    frames stay those of the CLI; decoding a 25 fps clip for 3 fps output does about half the work.
     """
 
     def __init__(
@@ -210,6 +241,7 @@ class FrameSampler:
         threads: int = 0,
         stream: av.video.stream.VideoStream | None = None,
         max_frames: int | None = None,
+        skip_dropped: bool = False,
     ):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {interpolation!r}; choose one of {', '.join(INTERPOLATIONS)}")
@@ -220,23 +252,81 @@ class FrameSampler:
             raise NoVideoTrackError(path_for_errors)
         self.path = path_for_errors
         self.stream = stream
-        self.stream.thread_type = "AUTO"
-        self.stream.codec_context.thread_count = threads
+        codec = self.stream.codec_context
+        if not codec.is_open:  # (a second sampler on a re-read stream keeps the first's threads)
+            if threads != 1:  # frame threading (slices where a codec has no frame threads); bit-exact
+                self.stream.thread_type = "AUTO"
+            codec.thread_count = threads
+        codec.skip_frame = "DEFAULT"
         self.fps, self.short_side, self.interpolation, self.threads = fps, short_side, interpolation, threads
         self._offset = _start_offset(container, self.stream)
         self._graph: av.filter.Graph | None = None
-        self._frames: list[tuple[int, np.ndarray]] = []
+        self._ready: list[np.ndarray] = []  # output frames not yet taken
+        self._count = 0  # output frames so far, taken or not
+        self._flushed = False
         self._last_pts: int | None = None
         self.max_frames = max_frames
         self._discont = bool(container.format.flags & _AVFMT_TS_DISCONT)
         self._shift = 0  # added to timestamps after restarts (discontinuities)
         self._next_pts: int | None = None  # where the next frame is expected, after the shift
         self.restarts = 0  # timestamp discontinuities found (and bridged)
+        self._skip = skip_dropped and stream.codec_context.name in SKIPPABLE_CODECS and not self._discont
+        self._tick_unit = stream.time_base * Fraction(_fps_arg(fps))  # output ticks per stream time unit
+        self._sent: dict[int, int] = {}  # output tick -> latest timestamp sent to the decoder
+        self._seen: dict[int, int] = {}  # output tick -> latest timestamp decoded
+        self._unconfirmed: dict[int, int] = {}  # output tick -> latest skipped timestamp without a later frame yet
+        self._keyframe_seen = False
+        self._skipping = False
+        self.skipped = 0  # packets the decoder was told it may skip (if non-reference)
 
     @property
     def full(self) -> bool:
         """Whether ``max_frames`` frames are collected (further frames are ignored)."""
-        return self.max_frames is not None and len(self._frames) >= self.max_frames
+        return self.max_frames is not None and self._count >= self.max_frames
+
+    @property
+    def count(self) -> int:
+        """Output frames produced so far (taken or not)."""
+        return self._count
+
+    @property
+    def needs_redo(self) -> bool:
+        """Whether a skipped frame's later frame at the same tick never came out of the decoder.
+
+        Then the frames may differ from the CLI's: decode again with ``skip_dropped=False``.
+        """
+        if self.full:
+            return any(t < self.max_frames for t in self._unconfirmed)
+        return bool(self._unconfirmed)
+
+    def before_decode(self, packet: av.Packet) -> None:
+        """Tell the decoder whether it may skip ``packet``'s frame (see ``skip_dropped``); call before decoding it."""
+        if not self._skip:
+            return
+        pts = packet.pts
+        skip = False
+        if pts is not None and not packet.is_discard and packet.size:
+            tick = self._tick(pts)
+            if self._keyframe_seen and not packet.is_keyframe and self._sent.get(tick, pts) > pts:
+                skip = True
+                if self._seen.get(tick, pts) <= pts:  # the later frame has not come out yet
+                    self._unconfirmed[tick] = max(pts, self._unconfirmed.get(tick, pts))
+                self.skipped += 1
+            elif self._keyframe_seen or packet.is_keyframe:
+                self._sent[tick] = max(pts, self._sent.get(tick, pts))
+            self._keyframe_seen = self._keyframe_seen or packet.is_keyframe
+            if len(self._sent) > 256:
+                _forget_before(self._sent, tick - 128)
+                _forget_before(self._seen, tick - 128)
+        if skip != self._skipping:
+            self.stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+            self._skipping = skip
+
+    def _tick(self, pts: int) -> int:
+        """The fps filter's output tick for a stream timestamp (rounded to nearest, as the filter does)."""
+        exact = (pts - self._offset) * self._tick_unit
+        rounded = math.floor(abs(exact) + Fraction(1, 2))
+        return rounded if exact >= 0 else -rounded
 
     def push(self, frame: av.VideoFrame) -> None:
         """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
@@ -244,6 +334,11 @@ class FrameSampler:
             return
         pts = _frame_pts(frame, self._last_pts)
         self._last_pts = pts
+        if self._skip:
+            tick = self._tick(pts)
+            self._seen[tick] = max(pts, self._seen.get(tick, pts))
+            if tick in self._unconfirmed and pts > self._unconfirmed[tick]:
+                del self._unconfirmed[tick]
         if self._discont:
             pts = self._bridge(pts + self._shift, frame)
         frame.pts = pts - self._offset
@@ -253,7 +348,7 @@ class FrameSampler:
                 frame, self.stream.time_base, self.fps, self.short_side, self.interpolation, self.threads
             )
         self._graph.push(frame)
-        _drain(self._graph, self._frames, self.max_frames)
+        self._pull()
 
     def _bridge(self, pts: int, frame: av.VideoFrame) -> int:
         """``pts`` shifted past a timestamp restart, as the CLI does for MPEG-TS (threshold: 10 s)."""
@@ -286,36 +381,55 @@ class FrameSampler:
                 f"{MAX_ASPECT_RATIO} x {self.short_side} px (aspect ratio {MAX_ASPECT_RATIO}:1)",
             )
 
-    def finish(self) -> torch.Tensor:
-        """Flush the filters; the frames as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
-        if self._graph is None:
-            raise MediaError(self.path, "no decodable video frames")
+    def take(self) -> list[np.ndarray]:
+        """The output frames ready so far (uint8 ``[H, W, 3]`` each), handed over: the sampler drops them."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def flush(self) -> None:
+        """End of stream: the filters give out their last frames (then :meth:`take` them). Idempotent."""
+        if self._graph is None or self._flushed:
+            return
+        self._flushed = True
         if not self.full:
             self._graph.push(None)
-            _drain(self._graph, self._frames, self.max_frames)
-        if not self._frames:
+            self._pull()
+
+    def finish(self) -> torch.Tensor:
+        """Flush the filters; the frames not taken as uint8 ``[T, H, W, 3]``. :class:`MediaError` if there are none."""
+        if self._graph is None:
+            raise MediaError(self.path, "no decodable video frames")
+        self.flush()
+        if not self._ready:
             raise MediaError(self.path, "no video frames at the requested rate")
-        return torch.from_numpy(np.stack([f for _, f in self._frames]))
+        return torch.from_numpy(np.stack(self._ready))
+
+    def _pull(self) -> None:
+        """Move the filters' ready output into the frames to take, up to ``max_frames`` in all."""
+        while not self.full:
+            try:
+                out = self._graph.vpull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            image = out.to_ndarray()
+            if self._count == 0 and out.pts is not None and out.pts > 0:
+                # constant-frame-rate output starts at 0: the first picture fills the gap
+                gap = out.pts if self.max_frames is None else min(out.pts, self.max_frames)
+                self._ready.extend([image] * gap)
+                self._count += gap
+            if not self.full:
+                self._ready.append(image)
+                self._count += 1
+
+
+def _forget_before(ticks: dict[int, int], oldest: int) -> None:
+    for tick in [t for t in ticks if t < oldest]:
+        del ticks[tick]
 
 
 def video_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
     """The container's video streams, leaving out attached pictures (cover art of audio files)."""
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-
-
-def _drain(graph: av.filter.Graph, frames: list[tuple[int, np.ndarray]], limit: int | None = None) -> None:
-    """Move the graph's ready output into ``frames`` as ``(pts, rgb array)``, up to ``limit`` frames."""
-    while limit is None or len(frames) < limit:
-        try:
-            out = graph.vpull()
-        except (av.BlockingIOError, av.EOFError):
-            return
-        image = out.to_ndarray()
-        if not frames and out.pts is not None and out.pts > 0:
-            # constant-frame-rate output starts at 0: the first picture fills the gap
-            frames.extend((k, image) for k in range(out.pts if limit is None else min(out.pts, limit)))
-        if limit is None or len(frames) < limit:
-            frames.append((out.pts, image))
 
 
 def _build_graph(

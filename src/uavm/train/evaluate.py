@@ -4,7 +4,8 @@ Unified / independent models see one modality at a time; audio+visual is the
 mean of the two logit vectors. The cross-attention model always sees
 both for audio+visual; its audio-only (visual-only) scores are computed with the
 other modality's features replaced by zeros — the reference reported the fused
-score three times instead.
+score three times instead. The views are scored by :func:`uavm.models.views.view_logits`,
+as prediction and the timeline score them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..data.dataset import EvalBatches, FeatureDataset
 from ..data.labels import LabelSet
 from ..errors import UAVMError
 from ..modality import VIEWS
+from ..models.views import view_logits
 from ..progress import progress_bar
 from .checkpointing import _unwrap
 from .distributed import DistInfo, gather_rows, shard_range
@@ -39,7 +41,6 @@ def predict_logits(
     model = _unwrap(model)
     was_training = model.training
     model.eval()
-    cross = model.config.arch == "cross_attention"
     out: dict[str, list[torch.Tensor]] = {m: [] for m in VIEWS}
     index = []
     try:
@@ -47,13 +48,8 @@ def predict_logits(
             a = batch["a"].to(device, non_blocking=True)
             v = batch["v"].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                if cross:
-                    scores = {"a": model(a, torch.zeros_like(v)), "v": model(torch.zeros_like(a), v), "av": model(a, v)}
-                else:
-                    scores = {"a": model(a, "a"), "v": model(v, "v")}
+                scores = view_logits(model, a, v)
             scores = {m: s.float() for m, s in scores.items()}
-            if not cross:
-                scores["av"] = (scores["a"] + scores["v"]) / 2
             for m in VIEWS:
                 out[m].append(scores[m].cpu())
             index.append(batch["index"])
