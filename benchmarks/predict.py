@@ -74,8 +74,8 @@ def make_clip(path: Path, seconds: float) -> None:
     )
 
 
-def make_files(work: Path, size: str, seconds: float) -> dict[str, Path]:
-    """A clip, a paper UAVM model file and two encoder files, random weights of the released sizes."""
+def make_files(work: Path, size: str, seconds: float, small_model: bool = False) -> dict[str, Path]:
+    """A clip, a paper UAVM model file (or a small one) and two encoder files, random weights."""
     import uavm
     from uavm.features.audio_encoder import AudioEncoder
     from uavm.features.visual_encoder import VisualEncoder
@@ -84,7 +84,11 @@ def make_files(work: Path, size: str, seconds: float) -> dict[str, Path]:
     files |= {"audio": work / "audio.safetensors", "visual": work / "visual.safetensors"}
     make_clip(files["clip"], seconds)
     audio, visual = AudioEncoder(size), VisualEncoder(size)
-    model = uavm.create_model("uavm_vggsound", a_input_dim=audio.feature_dim, v_input_dim=visual.feature_dim)
+    dims = {"a_input_dim": audio.feature_dim, "v_input_dim": visual.feature_dim}
+    if small_model:  # dry runs: a 2-layer 64-d model
+        model = uavm.create_model("unified", embed_dim=64, num_heads=2, depth_i=1, depth_s=1, num_classes=309, **dims)
+    else:
+        model = uavm.create_model("uavm_vggsound", **dims)
     uavm.save_model(
         model,
         files["model"],
@@ -124,13 +128,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="encoders in bfloat16 autocast (uavm predict --bf16)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (uavm predict --device)")
+    parser.add_argument("--small-model", action="store_true", help="a 2-layer 64-d model instead of the paper's")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the rows here")
     args = parser.parse_args()
 
     import torch
 
     with tempfile.TemporaryDirectory(prefix="uavm-bench-") as tmp:
-        files = make_files(Path(tmp), args.size, args.seconds)
+        files = make_files(Path(tmp), args.size, args.seconds, args.small_model)
         load_before = os.getloadavg()[0]
         runs = [run_once(files, args.bf16, args.device) for _ in range(args.repeats)]
     best = min(runs, key=lambda r: r["overhead"])
@@ -140,7 +145,7 @@ def main() -> None:
     )
     print(
         f"clip: {args.seconds:g} s, 640x360 25 fps h264 + 44.1 kHz stereo aac; ConvNeXt-{args.size} encoders, "
-        f"paper UAVM (random-weight files of the released sizes), {args.device}, "
+        f"{'small' if args.small_model else 'paper'} UAVM (random-weight files), {args.device}, "
         f"encoders in {'bf16' if args.bf16 or args.device.startswith('cuda') else 'fp32'}; "
         f"best of {args.repeats} by overhead\n"
     )
