@@ -174,13 +174,16 @@ def main() -> None:
     print(
         "| clips/s (wall, end to end) | encoders alone clips/s | end to end / encoders "
         + ("| end to end / visual alone (best) " if visual else "")
-        + "| decode s/clip | fbank s/clip | audio net s/clip | visual net s/clip | write s/clip |"
+        + "| encoders waited for decoding (% of wall) | decode s/clip | fbank s/clip | audio net s/clip "
+        "| visual net s/clip | write s/clip |"
     )
-    print("|---|---|---|" + ("---|" if visual else "") + "---|---|---|---|---|")
+    print("|---|---|---|" + ("---|" if visual else "") + "---|---|---|---|---|---|")
     per = {k: v / n for k, v in report.seconds.items()}
+    waited = report.seconds.get("decode_wait", 0.0)  # the time the encoders had no batch (start included)
     best = f"| {n / wall / max(visual.values()):.0%} " if visual else ""
     print(
-        f"| {n / wall:.3f} | {encoders:.3f} | {n / wall / encoders:.0%} {best}| {per['decode']:.3f} "
+        f"| {n / wall:.3f} | {encoders:.3f} | {n / wall / encoders:.0%} {best}"
+        f"| {waited:.1f} s ({waited / wall:.0%}) | {per['decode']:.3f} "
         f"| {per['fbank']:.3f} | {per['audio_net']:.3f} | {per['visual_net']:.3f} | {per['write']:.4f} |"
     )
 

@@ -37,7 +37,7 @@ from .extractor import ClipFeatures, FeatureExtractor
 from .failures import FAILURES, FailureLog
 from .inputs import ClipInput
 
-STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
+STAGES = ("decode", "fbank", "decode_wait", "audio_net", "visual_net", "write")
 
 
 @dataclass
@@ -55,7 +55,11 @@ class ExtractOptions:
 
 @dataclass
 class ExtractReport:
-    """What a run did. ``seconds`` sums each stage over the clips (decode/fbank: worker time)."""
+    """What a run did. ``seconds`` sums each stage over the clips (decode/fbank: worker time).
+
+    ``decode_wait`` is the time the encoders waited for decoded clips (the workers' start
+    included): near zero when decoding overlaps encoding.
+    """
 
     store: Path
     extracted: int = 0
@@ -172,8 +176,14 @@ def _run(
 ) -> None:
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
     ahead = 2 * options.batch_size + options.workers
+    batches = _batches(_decoded(todo, extractor.spec, pool, ahead), options.batch_size)
     with bar:
-        for batch in _batches(_decoded(todo, extractor.spec, pool, ahead), options.batch_size):
+        while True:
+            t = time.perf_counter()
+            batch = next(batches, None)
+            report.seconds["decode_wait"] += time.perf_counter() - t
+            if batch is None:
+                break
             for clip in batch:
                 for stage, seconds in clip.seconds.items():
                     report.seconds[stage] += seconds
