@@ -14,8 +14,8 @@
 # pytest are installed). This checkout's src/ comes first on the path.
 #
 # Sizes: UAVM_GPU_CLIPS (extraction clips, 1024), UAVM_GPU_WORKERS (decoding workers, cores - 2),
-# UAVM_GPU_EPOCH_CLIPS (training clips, 36000: the generated features of a full VGGSound epoch,
-# 183 k clips, need ~60 GB of disk and minutes to write, so the epoch is timed on a fifth and scaled).
+# UAVM_GPU_EPOCH_CLIPS (training clips, 18300: the generated features of a full VGGSound epoch,
+# 183 k clips, need ~60 GB of disk and minutes to write, so the epoch is timed on a tenth and scaled).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,7 +84,7 @@ else
     WORKERS="${UAVM_GPU_WORKERS:-$((NPROC > 3 ? NPROC - 2 : 1))}"
     EXTRACT=(--clips "${UAVM_GPU_CLIPS:-1024}" --size base --workers "$WORKERS" --batch-size 32 --device cuda
         --visual-batches 64,128,256,512)
-    EPOCH_CLIPS="${UAVM_GPU_EPOCH_CLIPS:-36000}"
+    EPOCH_CLIPS="${UAVM_GPU_EPOCH_CLIPS:-18300}"
     TRAIN=(--epoch --clips "$EPOCH_CLIPS" --batch 144 --workers 8 --device cuda)
     PREDICT=(--size base --repeats 3 --device cuda)
     if ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
