@@ -17,6 +17,7 @@ from uavm.cli import main
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.extraction.failures import read_failures
+from uavm.feature_spec import FeatureSpec
 from uavm.features.filterbank import normalized_fbank
 from uavm.media.audio_io import load_audio
 from uavm.media.video_io import load_frames
@@ -85,6 +86,18 @@ def test_a_rerun_skips_finished_clips(tmp_path, many_folder, tiny_extractor, ref
     assert (first.extracted, first.failures) == (4, 1)
     second = extract(items, tmp_path / "store", tiny_extractor, options)
     assert (second.already_done, second.extracted, second.failures) == (4, 3, 1)
+    assert_same_store(FeatureStore(tmp_path / "store"), FeatureStore(reference_store))
+    assert read_failures(tmp_path / "store" / "failures.csv") == read_failures(reference_store / "failures.csv")
+
+
+@pytest.mark.slow
+def test_decoding_workers_give_the_single_process_store(tmp_path, many_folder, reference_store):
+    """Two decoding processes, started while the encoders are built from the spec, decoding batches ahead."""
+    options = ExtractOptions(workers=2, batch_size=2, shard_size=2, device="cpu", progress=False)
+    report = extract(
+        read_inputs(many_folder), tmp_path / "store", FeatureSpec(TINY, TINY, short_side=SHORT_SIDE), options
+    )
+    assert (report.extracted, report.failures) == (7, 1)
     assert_same_store(FeatureStore(tmp_path / "store"), FeatureStore(reference_store))
     assert read_failures(tmp_path / "store" / "failures.csv") == read_failures(reference_store / "failures.csv")
 

@@ -238,7 +238,7 @@ def test_samples_for_frames_is_the_inverse_of_num_frames():
     assert num_frames(160000) == 998
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_cuda_matches_cpu(clips):
     x = torch.from_numpy(np.stack([clips["bigbuckbunny_aac"][: SR * 4], clips["noise"][: SR * 2].repeat(2)]))
     cpu = fbank(x)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import UAVMError
 from ..modality import VIEW_NAMES
-from ..predict import ClipPrediction, Predictor, media_files
+
+if TYPE_CHECKING:  # uavm.predict imports torch: only when the command runs, so `--help` stays fast
+    from ..predict import ClipPrediction, Predictor
 
 
 @click.command()
@@ -65,6 +68,8 @@ def predict(
     bf16: bool | None,
 ) -> None:
     """Classify INPUTS (media files or folders of them) with a UAVM model."""
+    from ..predict import Predictor, media_files
+
     if plot_path and not as_timeline:
         raise click.UsageError("--plot needs --timeline")
     predictor = Predictor(

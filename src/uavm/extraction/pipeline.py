@@ -3,7 +3,9 @@
 Worker processes decode (one open per clip for both tracks) and compute the
 fbank; the main process runs both encoders on batches of clips and appends the
 results to the store, which commits a shard atomically every ``shard_size``
-clips. Results come back in input order, so an interrupted run that is started
+clips. Decoding overlaps encoding: the workers start before the encoders are
+built and keep two batches (plus one clip per worker) decoded ahead, so the
+encoders never wait for a batch while the workers keep up. Results come back in input order, so an interrupted run that is started
 again continues where the last commit left off and ends with the same store as
 an uninterrupted run. Clips that fail are listed in ``failures.csv`` with the
 reason; a clip that lacks one track keeps the other and is marked.
@@ -12,12 +14,15 @@ reason; a clip that lacks one track keeps the other and is marked.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
+import multiprocessing.pool
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
@@ -32,7 +37,7 @@ from .extractor import ClipFeatures, FeatureExtractor
 from .failures import FAILURES, FailureLog
 from .inputs import ClipInput
 
-STAGES = ("decode", "fbank", "audio_net", "visual_net", "write")
+STAGES = ("decode", "fbank", "decode_wait", "audio_net", "visual_net", "write")
 
 
 @dataclass
@@ -50,7 +55,11 @@ class ExtractOptions:
 
 @dataclass
 class ExtractReport:
-    """What a run did. ``seconds`` sums each stage over the clips (decode/fbank: worker time)."""
+    """What a run did. ``seconds`` sums each stage over the clips (decode/fbank: worker time).
+
+    ``decode_wait`` is the time the encoders waited for decoded clips (the workers' start
+    included): near zero when decoding overlaps encoding.
+    """
 
     store: Path
     extracted: int = 0
@@ -103,11 +112,25 @@ def extract(
     joins the parts once all are complete (see :mod:`.distributed`).
     """
     options = options or ExtractOptions()
-    extractor = (
-        features
-        if isinstance(features, FeatureExtractor)
-        else FeatureExtractor(features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
-    )
+    with _decoding_pool(options.workers) as pool:  # first: the workers start while the encoders load
+        extractor = (
+            features
+            if isinstance(features, FeatureExtractor)
+            else FeatureExtractor(features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
+        )
+        with _main_threads(extractor.device, options.workers):
+            return _extract(inputs, store, extractor, options, labels, shard, pool)
+
+
+def _extract(
+    inputs: Sequence[ClipInput],
+    store: str | Path,
+    extractor: FeatureExtractor,
+    options: ExtractOptions,
+    labels: LabelSet | None,
+    shard: tuple[int, int] | None,
+    pool: multiprocessing.pool.Pool | None,
+) -> ExtractReport:
     spec = extractor.spec
     store = Path(store)
     target = store if shard is None else part_path(store, *shard)
@@ -130,7 +153,7 @@ def extract(
             failures.set_order([item.clip_id for item in items])
             failures.keep_stored(writer.done_ids)  # rows of stored, partly failed clips (not retried)
             todo = _check_labels(todo, labels, failures)
-            _run(writer, failures, todo, extractor, options, report)
+            _run(writer, failures, todo, extractor, options, report, pool)
             writer.manifest.metadata[COMPLETE] = True
         finally:
             writer.commit()
@@ -149,10 +172,18 @@ def _run(
     extractor: FeatureExtractor,
     options: ExtractOptions,
     report: ExtractReport,
+    pool: multiprocessing.pool.Pool | None,
 ) -> None:
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
+    ahead = 2 * options.batch_size + options.workers
+    batches = _batches(_decoded(todo, extractor.spec, pool, ahead), options.batch_size)
     with bar:
-        for batch in _batches(_decoded(todo, extractor.spec, options.workers), options.batch_size):
+        while True:
+            t = time.perf_counter()
+            batch = next(batches, None)
+            report.seconds["decode_wait"] += time.perf_counter() - t
+            if batch is None:
+                break
             for clip in batch:
                 for stage, seconds in clip.seconds.items():
                     report.seconds[stage] += seconds
@@ -200,26 +231,62 @@ def _check_labels(items: list[ClipInput], labels: LabelSet | None, failures: Fai
     return kept
 
 
-def _decoded(items: list[ClipInput], config: FeatureSpec, workers: int) -> Iterator[DecodedClip]:
-    """Decoded clips in input order, at most a few per worker waiting (bounded memory)."""
+@contextlib.contextmanager
+def _decoding_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
+    """``workers`` single-threaded decoding processes (``None`` for 0: decode in this process).
+
+    Started at once: each imports torch and PyAV (seconds), in parallel with loading the encoders.
+    """
     if workers <= 0:
-        for item in items:
-            yield decode_clip(item, config)
+        yield None
         return
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     with context.Pool(workers, initializer=init_worker) as pool:
-        pending: collections.deque = collections.deque()
-        queue = iter(items)
-        for item in queue:
-            pending.append(pool.apply_async(decode_clip, (item, config)))
-            if len(pending) >= 3 * workers:
-                break
-        while pending:
-            result = pending.popleft().get()
-            next_item = next(queue, None)
-            if next_item is not None:
-                pending.append(pool.apply_async(decode_clip, (next_item, config)))
-            yield result
+        yield pool
+
+
+@contextlib.contextmanager
+def _main_threads(device: torch.device, workers: int) -> Iterator[None]:
+    """On a GPU, this process's torch CPU threads are kept from competing with the decoding workers.
+
+    Its CPU work there is gathering batches and copying them; idle intra-op threads that spin
+    would take cores from the workers, which are the limit. On a CPU the encoders are the
+    limit and keep every thread.
+    """
+    if device.type == "cpu" or workers <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(before, 2))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _decoded(
+    items: list[ClipInput], config: FeatureSpec, pool: multiprocessing.pool.Pool | None, ahead: int
+) -> Iterator[DecodedClip]:
+    """Decoded clips in input order, up to ``ahead`` submitted before the one returned (bounded memory).
+
+    ``ahead`` must exceed a batch: the next batch is decoded while the encoders run on this one.
+    """
+    if pool is None:
+        for item in items:
+            yield decode_clip(item, config)
+        return
+    pending: collections.deque = collections.deque()
+    queue = iter(items)
+    for item in queue:
+        pending.append(pool.apply_async(decode_clip, (item, config)))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        result = pending.popleft().get()
+        next_item = next(queue, None)
+        if next_item is not None:
+            pending.append(pool.apply_async(decode_clip, (next_item, config)))
+        yield result
 
 
 def _batches(clips: Iterator[DecodedClip], size: int) -> Iterator[list[DecodedClip]]:
