@@ -57,7 +57,16 @@ from ..store import FeatureStoreWriter
 from .extractor import FeatureExtractor
 from .failures import FAILURES, FailureLog
 from .inputs import MEDIA_SUFFIXES, ClipInput
-from .pipeline import STAGES, ExtractOptions, ExtractReport, _batches, _check_resumable, _decoded, _store_clip
+from .pipeline import (
+    STAGES,
+    ExtractOptions,
+    ExtractReport,
+    check_resumable,
+    decoding_pool,
+    encoded_batches,
+    main_threads,
+    store_clip,
+)
 
 ARCHIVE_LOG = "archives.json"
 MAX_MEMBER_BYTES = 1 << 30  # a member is read into memory: larger ones are failure rows
@@ -243,9 +252,11 @@ def extract_archives(
     start = time.perf_counter()
     report = ArchiveReport({s or "store": ExtractReport(store=p) for s, p in stores.items()})
     with ExitStack() as stack:
+        pool = stack.enter_context(decoding_pool(options.workers))
+        stack.enter_context(main_threads(extractor.device, options.workers))
         writers, logs = {}, {}
         for split, store in stores.items():
-            _check_resumable(store, extractor.spec)
+            check_resumable(store, extractor.spec)
             writers[split] = stack.enter_context(
                 FeatureStoreWriter(
                     store,
@@ -284,14 +295,11 @@ def extract_archives(
                         backoff,
                         tmp_dir,
                     )
-                    for batch in _batches(_decoded(items, extractor.spec, options.workers), options.batch_size):
-                        for decoded in batch:
-                            for stage, seconds in decoded.seconds.items():
-                                report.seconds[stage] += seconds
-                        for clip in extractor.encode(batch, report.seconds):
+                    for features in encoded_batches(items, extractor, options, pool, report.seconds):
+                        for clip in features:
                             split = clip.item.split if table else None
                             members += 1
-                            _store_clip(writers[split], logs[split], clip, report.stores[split or "store"])
+                            store_clip(writers[split], logs[split], clip, report.stores[split or "store"])
             except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, DownloadError) as exc:
                 report.archive_errors.append(f"{archive}: could not be read to the end ({_reason(exc)})")
                 continue

@@ -18,7 +18,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.pool
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,13 +112,13 @@ def extract(
     joins the parts once all are complete (see :mod:`.distributed`).
     """
     options = options or ExtractOptions()
-    with _decoding_pool(options.workers) as pool:  # first: the workers start while the encoders load
+    with decoding_pool(options.workers) as pool:  # first: the workers start while the encoders load
         extractor = (
             features
             if isinstance(features, FeatureExtractor)
             else FeatureExtractor(features, device=options.device, bf16=options.bf16, frame_batch=options.frame_batch)
         )
-        with _main_threads(extractor.device, options.workers):
+        with main_threads(extractor.device, options.workers):
             return _extract(inputs, store, extractor, options, labels, shard, pool)
 
 
@@ -135,7 +135,7 @@ def _extract(
     store = Path(store)
     target = store if shard is None else part_path(store, *shard)
     items = list(inputs) if shard is None else shard_block(inputs, *shard)
-    _check_resumable(target, spec)
+    check_resumable(target, spec)
     report = ExtractReport(store=target)
     failures = FailureLog(target / FAILURES)
     start = time.perf_counter()
@@ -175,31 +175,47 @@ def _run(
     pool: multiprocessing.pool.Pool | None,
 ) -> None:
     bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
-    ahead = 2 * options.batch_size + options.workers
-    batches = _batches(_decoded(todo, extractor.spec, pool, ahead), options.batch_size)
     with bar:
-        while True:
-            t = time.perf_counter()
-            batch = next(batches, None)
-            report.seconds["decode_wait"] += time.perf_counter() - t
-            if batch is None:
-                break
-            for clip in batch:
-                for stage, seconds in clip.seconds.items():
-                    report.seconds[stage] += seconds
-            features = extractor.encode(batch, report.seconds)
+        for features in encoded_batches(todo, extractor, options, pool, report.seconds):
             shards_before = len(writer.manifest.shards)
             t = time.perf_counter()
             for clip in features:
-                _store_clip(writer, failures, clip, report)
+                store_clip(writer, failures, clip, report)
             report.seconds["write"] += time.perf_counter() - t
             if len(writer.manifest.shards) != shards_before:
                 failures.save()  # keep the failures file in step with what is committed
-            bar.update(len(batch))
+            bar.update(len(features))
             bar.set_postfix(failed=len(failures), refresh=False)
 
 
-def _check_resumable(store: Path, spec: FeatureSpec) -> None:
+def encoded_batches(
+    items: Iterable[ClipInput],
+    extractor: FeatureExtractor,
+    options: ExtractOptions,
+    pool: multiprocessing.pool.Pool | None,
+    seconds: dict[str, float],
+) -> Iterator[list[ClipFeatures]]:
+    """The clips' features, a batch at a time, in input order: decoded in ``pool``'s workers
+    (here without one) while the encoders run on the batch before.
+
+    ``items`` may be a lazy iterator (archive members arrive as they are read). ``seconds``
+    accumulates every stage, ``decode_wait`` (the encoders idle, waiting for a batch) included.
+    """
+    ahead = 2 * options.batch_size + options.workers
+    batches = _batches(_decoded(items, extractor.spec, pool, ahead), options.batch_size)
+    while True:
+        t = time.perf_counter()
+        batch = next(batches, None)
+        seconds["decode_wait"] = seconds.get("decode_wait", 0.0) + time.perf_counter() - t
+        if batch is None:
+            return
+        for clip in batch:
+            for stage, spent in clip.seconds.items():
+                seconds[stage] = seconds.get(stage, 0.0) + spent
+        yield extractor.encode(batch, seconds)
+
+
+def check_resumable(store: Path, spec: FeatureSpec) -> None:
     """An existing store must have been made with ``spec``: else a one-line error naming the store and a key."""
     if not (store / MANIFEST).exists():
         return
@@ -232,7 +248,7 @@ def _check_labels(items: list[ClipInput], labels: LabelSet | None, failures: Fai
 
 
 @contextlib.contextmanager
-def _decoding_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
+def decoding_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
     """``workers`` single-threaded decoding processes (``None`` for 0: decode in this process).
 
     Started at once: each imports torch and PyAV (seconds), in parallel with loading the encoders.
@@ -246,7 +262,7 @@ def _decoding_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
 
 
 @contextlib.contextmanager
-def _main_threads(device: torch.device, workers: int) -> Iterator[None]:
+def main_threads(device: torch.device, workers: int) -> Iterator[None]:
     """On a GPU, this process's torch CPU threads are kept from competing with the decoding workers.
 
     Its CPU work there is gathering batches and copying them; idle intra-op threads that spin
@@ -265,7 +281,7 @@ def _main_threads(device: torch.device, workers: int) -> Iterator[None]:
 
 
 def _decoded(
-    items: list[ClipInput], config: FeatureSpec, pool: multiprocessing.pool.Pool | None, ahead: int
+    items: Iterable[ClipInput], config: FeatureSpec, pool: multiprocessing.pool.Pool | None, ahead: int
 ) -> Iterator[DecodedClip]:
     """Decoded clips in input order, up to ``ahead`` submitted before the one returned (bounded memory).
 
@@ -300,7 +316,7 @@ def _batches(clips: Iterator[DecodedClip], size: int) -> Iterator[list[DecodedCl
         yield batch
 
 
-def _store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: ClipFeatures, report: ExtractReport) -> None:
+def store_clip(writer: FeatureStoreWriter, failures: FailureLog, clip: ClipFeatures, report: ExtractReport) -> None:
     item, problems, audio, visual = clip.item, clip.problems, clip.audio, clip.visual
     if audio is None and visual is None:
         failures.add(item.clip_id, item.path, describe_problems(problems))
