@@ -217,11 +217,13 @@ class Predictor:
 
 
 def _recorded_spec(model: str, key: str, spec: str | None) -> str | None:
-    """An encoder spec read from a model file; a URL there is refused (only URLs a user passes are fetched)."""
-    if spec is not None and "://" in str(spec):
+    """An encoder spec read from a model file; a remote one there (a URL or an ``hf-hub:`` name) is
+    refused: uavm fetches only what a user names (registered names have their URLs in uavm itself)."""
+    if spec is not None and ("://" in str(spec) or is_hub_name(spec)):
         flag = "--" + key.replace("_", "-")
+        what = "a Hub name" if is_hub_name(spec) else "a URL"
         raise ConfigError(
-            f"{model}: its recorded {key} is a URL ({spec}); uavm fetches only URLs given on the "
+            f"{model}: its recorded {key} is {what} ({spec}); uavm fetches only what is given on the "
             f"command line: pass {flag} {spec} if you trust it"
         )
     return spec

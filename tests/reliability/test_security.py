@@ -78,3 +78,28 @@ def test_an_html_page_already_in_the_cache_is_named_with_what_to_do(tmp_path):
     assert str(info.value).startswith(
         f"{cached}: the cached download of https://example.invalid/weights.pth is an HTML page"
     ) and "delete it" in str(info.value)
+
+
+def test_a_hub_name_recorded_in_a_model_file_is_not_fetched(tmp_path, capsys, monkeypatch):
+    (tmp_path / "www").mkdir()
+    with serve(tmp_path / "www") as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        info = {"audio_encoder": "hf-hub:someone/encoder", "visual_encoder": "random:tiny", "labels": "vggsound"}
+        model = uavm.create_model(
+            "unified",
+            embed_dim=32,
+            num_heads=2,
+            depth_i=1,
+            depth_s=1,
+            num_classes=309,
+            a_input_dim=768,
+            v_input_dim=768,
+        )
+        uavm.save_model(model, tmp_path / "m.safetensors", info=info)
+        code, _, err = run_cli(
+            ["predict", tmp_path / "a.mp4", "--model", tmp_path / "m.safetensors", "--device", "cpu"], capsys
+        )
+        assert server.requests == []
+    assert code == 1 and err.count("\n") == 1
+    assert "recorded audio_encoder is a Hub name (hf-hub:someone/encoder)" in err
+    assert "pass --audio-encoder hf-hub:someone/encoder" in err
