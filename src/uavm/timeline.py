@@ -215,7 +215,9 @@ def agreement(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def window_spans(duration: float, window: float = 10, hop: float = 5) -> list[tuple[float, float]]:
-    """``(start, end)`` of every window: starts at 0, ``hop`` apart, the last one reaching the end of the clip."""
+    """``(start, end)`` of every window: starts at 0, ``hop`` apart, and a last one that ends at the end of
+    the clip and, when the clip is longer than a window, starts ``window`` seconds before it (so every
+    window the model sees is a whole one, never a zero-padded tail)."""
     if not (window > 0 and hop > 0):
         raise ConfigError(f"window and hop must be positive, got window={window} hop={hop}")
     if duration <= 0:
@@ -223,7 +225,7 @@ def window_spans(duration: float, window: float = 10, hop: float = 5) -> list[tu
     spans, start = [], 0.0
     while True:
         if start + window >= duration - END_SLACK_S:  # the last window ends where the clip does
-            spans.append((start, duration))
+            spans.append((max(0.0, round(duration - window, 6)) if duration > window else 0.0, duration))
             return spans
         spans.append((start, start + window))
         start = round(start + hop, 6)
