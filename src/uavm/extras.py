@@ -14,7 +14,15 @@ import importlib.util
 from .errors import MissingExtraError
 
 # top-level module -> the extra that installs it (the smallest one)
-EXTRA_OF_MODULE = {"scipy": "train", "sklearn": "train", "matplotlib": "analysis", "huggingface_hub": "hub"}
+EXTRA_OF_MODULE = {
+    "scipy": "train",
+    "sklearn": "train",
+    "matplotlib": "analysis",
+    "huggingface_hub": "hub",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+}
 # command -> the extra its optional imports come from
 EXTRA_OF_COMMAND = {
     "train": "train",
@@ -22,6 +30,7 @@ EXTRA_OF_COMMAND = {
     "recipe": "train",
     "train-audio-encoder": "train",
     "analyze": "analysis",
+    "serve": "serve",
 }
 
 

@@ -1,6 +1,6 @@
 """Class 9: on a core install (no extras) every command and API that needs an extra says which, in one line.
 
-The extras' modules (scipy, scikit-learn, matplotlib) are hidden from a child
+The extras' modules (scipy, scikit-learn, matplotlib, starlette, uvicorn, huggingface_hub) are hidden from a child
 process before uavm is imported (``sys.modules[name] = None``: importing them fails
 and ``importlib.util.find_spec`` says they are absent, as on a core install).
 """
@@ -17,7 +17,7 @@ from helpers.bad_media import TINY, make_clip
 
 BLOCKER = textwrap.dedent("""
     import sys
-    for name in ("scipy", "sklearn", "matplotlib"):  # as if not installed: import fails, find_spec is None
+    for name in ("scipy", "sklearn", "matplotlib", "starlette", "uvicorn", "huggingface_hub"):  # as if not installed: import fails, find_spec is None
         sys.modules[name] = None
 """)
 
@@ -45,6 +45,7 @@ def core_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
         (["train-audio-encoder", "train=data.json"], "train"),
         (["analyze", "tsne", "model.safetensors", "--data", "store", "--out", "x"], "analysis"),
         (["analyze", "sweep", "runs", "--out", "x"], "analysis"),
+        (["serve", "--port", "1"], "serve"),
     ],
 )
 def test_commands_name_their_extra_in_one_line(args, extra, tmp_path):

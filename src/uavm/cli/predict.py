@@ -10,6 +10,7 @@ import click
 
 from ..errors import UAVMError
 from ..modality import VIEW_NAMES
+from .options import model_options, timeline_options
 
 if TYPE_CHECKING:  # uavm.predict imports torch: only when the command runs, so `--help` stays fast
     from ..predict import ClipPrediction, Predictor
@@ -17,28 +18,16 @@ if TYPE_CHECKING:  # uavm.predict imports torch: only when the command runs, so 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "--model",
-    "model_spec",
-    default="uavm_vggsound",
-    show_default=True,
-    help="Registered model name, checkpoint path or hf-hub:ORG/NAME.",
-)
-@click.option("--audio-encoder", default=None, help="Audio encoder spec (default: the model's own).")
-@click.option("--visual-encoder", default=None, help="Visual encoder spec (default: the model's own).")
-@click.option("--labels", default=None, help="Label set: vggsound, audioset or a label CSV (default: the model's).")
-@click.option("--top-k", type=int, default=5, show_default=True)
+@model_options()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file (JSON Lines).")
 @click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--device", default="auto", show_default=True)
 @click.option(
     "--timeline",
     "as_timeline",
     is_flag=True,
     help="Slide a window over each file: per window the three top-k lists and the audio-visual agreement.",
 )
-@click.option("--window", type=float, default=10, show_default=True, help="Timeline window length in seconds.")
-@click.option("--hop", type=float, default=5, show_default=True, help="Seconds between timeline window starts.")
+@timeline_options()
 @click.option(
     "--plot",
     "plot_path",

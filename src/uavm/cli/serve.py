@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..errors import ConfigError
+from ..extras import require
+from .options import model_options, timeline_options
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_spec",
-    default="uavm_vggsound",
-    show_default=True,
-    help="Registered model name or checkpoint path.",
-)
-@click.option("--audio-encoder", default=None, help="Audio encoder spec (default: the model's own).")
-@click.option("--visual-encoder", default=None, help="Visual encoder spec (default: the model's own).")
-@click.option("--labels", default=None, help="Label set: vggsound, audioset or a label CSV (default: the model's).")
-@click.option("--top-k", type=int, default=5, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@model_options()
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -28,8 +18,7 @@ from ..errors import ConfigError
 )
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--max-upload-mb", type=float, default=200, show_default=True, help="Largest accepted upload.")
-@click.option("--window", type=float, default=10, show_default=True, help="Timeline window length in seconds.")
-@click.option("--hop", type=float, default=5, show_default=True, help="Seconds between timeline window starts.")
+@timeline_options()
 def serve(
     model_spec: str,
     audio_encoder: str | None,
@@ -44,11 +33,9 @@ def serve(
     hop: float,
 ) -> None:
     """Serve a page and a JSON API (POST /api/predict, GET /health) that classify uploaded videos."""
-    try:
-        from ..serve import ServeOptions, run
-    except ImportError as exc:
-        raise ConfigError(f"uavm serve needs the [serve] extra: pip install 'uavm[serve]' ({exc})") from None
+    require("serve", "uavm serve", "starlette", "uvicorn", "multipart")
     from ..predict import Predictor
+    from ..serve import ServeOptions, run
 
     predictor = Predictor(
         model_spec,
