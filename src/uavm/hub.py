@@ -18,9 +18,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .errors import DownloadError
+from .progress import progress_bar
 
 CHUNK = 1 << 20
 
@@ -106,13 +105,13 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
         total = have + int(length) if length is not None else None
         with (
             open(part, mode) as out,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=have,
                 unit="B",
                 unit_scale=True,
                 desc=part.name[: -len(".part")],
-                disable=not progress,
+                enabled=progress,
             ) as bar,
         ):
             while chunk := response.read(CHUNK):

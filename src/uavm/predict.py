@@ -30,6 +30,7 @@ from .hub import is_hub_name
 from .modality import MODALITIES, NAMES, VIEW_NAMES, VIEWS
 from .models import REGISTRY, create_model, load_model, read_model_info
 from .models.views import view_logits
+from .progress import progress_bar
 from .sequence import pad_or_cut
 from .weights import locate
 
@@ -170,10 +171,8 @@ class Predictor:
 
     def predict_many(self, paths: Iterable[str | Path], progress: bool = False) -> Iterator[ClipPrediction]:
         """Predictions in input order; a file that fails gets ``error`` set and the others go on."""
-        from tqdm.auto import tqdm
-
         paths = list(paths)
-        bar = tqdm(total=len(paths), desc="predict", unit="clip", disable=not progress)
+        bar = progress_bar(total=len(paths), desc="predict", unit="clip", enabled=progress)
         for clip in self.extractor.features_many(paths, self.batch_size):
             start = time.perf_counter()
             result = self._classify(clip)

@@ -49,6 +49,7 @@ from .media.audio_io import MonoResampler, audio_stream
 from .media.demux import Track, demux
 from .media.video_io import FrameSampler, open_media, video_streams
 from .models.views import view_logits
+from .progress import progress_bar
 
 Ranked = list[tuple[str, float]]
 
@@ -269,14 +270,12 @@ def stream_features(
                 notes.append("audio: no audio track")
         if not tracks:
             raise MediaError(path, "; ".join(n.split(": ", 1)[1] for n in notes) or "nothing to decode")
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
+        bar = progress_bar(
             total=round(duration_hint, 1) or None,
             desc="timeline",
             unit="s",
             unit_scale=False,
-            disable=not progress,
+            enabled=progress,
             bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s media [{rate_fmt}]",
         )
         shown = 0.0

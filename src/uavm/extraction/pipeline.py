@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data.labels import LabelSet
 from ..errors import ConfigError
 from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
+from ..progress import progress_bar
 from ..store import FeatureStoreWriter
 from ..store.records import MANIFEST, Manifest
 from .decode import MISSING, DecodedClip, decode_clip, describe_problems, init_worker
@@ -174,7 +174,7 @@ def _run(
     report: ExtractReport,
     pool: multiprocessing.pool.Pool | None,
 ) -> None:
-    bar = tqdm(total=len(todo), unit="clip", desc="extract", disable=not options.progress, smoothing=0.1)
+    bar = progress_bar(total=len(todo), unit="clip", desc="extract", enabled=options.progress, smoothing=0.1)
     with bar:
         for features in encoded_batches(todo, extractor, options, pool, report.seconds):
             shards_before = len(writer.manifest.shards)
