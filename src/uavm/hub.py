@@ -174,20 +174,7 @@ class RemoteStream(io.RawIOBase):
         super().close()
 
     def _with_retries(self, step) -> None:
-        for attempt in range(self.retries + 1):
-            try:
-                step()
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 and exc.code not in (408, 429):
-                    raise DownloadError(f"could not download {self.url} (HTTP {exc.code} {exc.reason})") from None
-                problem: BaseException = exc
-            except (OSError, http.client.HTTPException) as exc:
-                problem = exc
-            if attempt == self.retries:
-                reason = getattr(problem, "reason", None) or problem
-                raise DownloadError(f"could not download {self.url} ({reason})") from problem
-            time.sleep(self.backoff * 2**attempt)
+        with_retries(self.url, step, self.retries, self.backoff)
 
     def _connect(self) -> None:
         request = urllib.request.Request(self.url, headers={"User-Agent": "uavm"})
@@ -207,6 +194,95 @@ class RemoteStream(io.RawIOBase):
                     raise OSError(f"connection closed after {self.position - left} bytes")
                 left -= len(chunk)
         self._response = response
+
+
+def with_retries(url: str, step, retries: int = RETRIES, backoff: float = BACKOFF):
+    """``step()``, tried again after a pause (doubled each time) when the network fails; a client error
+    (HTTP 4xx but 408 / 429) or the last failure is a one-line :class:`DownloadError` naming ``url``."""
+    for attempt in range(retries + 1):
+        try:
+            return step()
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 and exc.code not in (408, 429):
+                raise DownloadError(f"could not download {url} (HTTP {exc.code} {exc.reason})") from None
+            problem: BaseException = exc
+        except (OSError, http.client.HTTPException) as exc:
+            problem = exc
+        if attempt == retries:
+            reason = getattr(problem, "reason", None) or problem
+            raise DownloadError(f"could not download {url} ({reason})") from problem
+        time.sleep(backoff * 2**attempt)
+
+
+class RangeNotSupported(DownloadError):
+    """The server does not answer HTTP ``Range`` requests."""
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file object over ``url``: every read is one HTTP ``Range`` request.
+
+    For archives whose index is at the end (zip): only the index and the members read
+    cross the network, and nothing is written to disk. The constructor raises
+    :class:`RangeNotSupported` when the server ignores ``Range``. ``requests`` counts them.
+    """
+
+    def __init__(self, url: str, *, retries: int = RETRIES, backoff: float = BACKOFF, timeout: float = 60.0):
+        super().__init__()
+        self.url, self.retries, self.backoff, self.timeout = url, retries, backoff, timeout
+        self.position = 0
+        self.requests = 0
+        self.size = with_retries(url, self._probe, retries, backoff)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise OSError(f"{self.url}: seek before the start")
+        self.position = base + offset
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        wanted = min(len(buffer), max(0, self.size - self.position))
+        if not wanted:
+            return 0
+        data = with_retries(self.url, lambda: self._fetch(self.position, wanted), self.retries, self.backoff)
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def _request(self, start: int, end: int):
+        self.requests += 1
+        request = urllib.request.Request(self.url, headers={"User-Agent": "uavm", "Range": f"bytes={start}-{end}"})
+        return urllib.request.urlopen(request, timeout=self.timeout)
+
+    def _probe(self) -> int:
+        with self._request(0, 0) as response:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            if response.status != 206 or not total.isdigit():
+                raise RangeNotSupported(f"{self.url}: the server does not answer Range requests")
+            return int(total)
+
+    def _fetch(self, start: int, length: int) -> bytes:
+        with self._request(start, start + length - 1) as response:
+            if response.status != 206:
+                raise RangeNotSupported(f"{self.url}: the server stopped answering Range requests")
+            data = response.read(length)  # a server may send past the end asked for: it is not read
+        if len(data) != length:
+            raise OSError(f"connection closed after {len(data)} of {length} bytes")
+        return data
+
+
+def open_ranged(url: str, *, retries: int = RETRIES, backoff: float = BACKOFF) -> io.BufferedReader:
+    """A buffered, seekable view of ``url`` read by ``Range`` requests (see :class:`RangeFile`)."""
+    return io.BufferedReader(RangeFile(url, retries=retries, backoff=backoff), CHUNK)
 
 
 def open_stream(url: str, *, retries: int = RETRIES, backoff: float = BACKOFF) -> io.BufferedReader:

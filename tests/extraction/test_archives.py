@@ -256,3 +256,24 @@ def test_a_missing_archive_url_is_reported_and_the_next_one_runs(served, tmp_pat
     assert "HTTP 404" in report.archive_errors[0] and "\n" not in report.archive_errors[0]
     assert report.archives_done == 1 and report.stores["store"].extracted == 2
     assert "per clip: decode" in report.summary()
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_a_zip_url_is_read_by_range_requests_without_touching_disk(
+    tmp_path, clips, reference, tiny_extractor, options, ranges
+):
+    www = tmp_path / "www"
+    www.mkdir()
+    with zipfile.ZipFile(www / "clips.zip", "w") as zf:
+        for clip_id in ("yt_aaa_000010", "yt_ccc_000030"):
+            zf.write(clips / f"{clip_id}.mp4", f"x/{clip_id}.mp4")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with serve(www) as server:
+        server.ranges = ranges
+        report = extract_archives([f"{server.url}/clips.zip"], tmp_path / "out", tiny_extractor, options, tmp_dir=spool)
+    assert report.archives_done == 1 and report.archive_errors == []
+    assert_matches_reference(FeatureStore(tmp_path / "out"), reference, {"yt_aaa_000010", "yt_ccc_000030"})
+    assert list(spool.iterdir()) == []  # a downloaded copy (servers without Range) is gone once read
+    if ranges:  # every request asked for a byte range: the zip was never fetched whole
+        assert server.requests and all(r is not None and r.rpartition("-")[2] for _, r in server.requests)

@@ -16,6 +16,7 @@ class Server:
         self.root = root
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.cut_after: int | None = None  # close the connection after this many body bytes (once)
+        self.ranges = True  # False: ignore Range headers, as some servers do
         self.url = ""
 
 
@@ -36,17 +37,20 @@ def serve(root: Path) -> Iterator[Server]:
                 return
             data = target.read_bytes()
             start = 0
-            if self.headers.get("Range"):
-                start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            end = len(data) - 1
+            if self.headers.get("Range") and state.ranges:
+                first, _, last = self.headers["Range"].split("=")[1].partition("-")
+                start = int(first)
+                end = min(int(last), end) if last else end
                 if start >= len(data):
                     self.send_response(416)
                     self.end_headers()
                     return
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
             else:
                 self.send_response(200)
-            body = data[start:]
+            body = data[start : end + 1]
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if state.cut_after is not None:

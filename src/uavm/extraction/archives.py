@@ -9,7 +9,9 @@ workers as bytes (:attr:`ClipInput.data`); nothing is unpacked to disk:
   :func:`uavm.hub.open_stream` (a dropped connection resumes with ``Range`` after
   a back-off);
 * zip needs random access (its index is at the end): a local zip is read in
-  place; a zip URL is first downloaded (resumably) into a temporary folder that
+  place; a zip URL is read with HTTP ``Range`` requests (:func:`uavm.hub.open_ranged`:
+  the index, then each member, nothing on disk). Only from a server that does not
+  answer ``Range`` is the zip downloaded (resumably) into a temporary folder that
   is deleted once the archive is done, so the temporary space is one archive.
 
 A clip's id is its member's file name without the suffix (folders dropped), so
@@ -51,7 +53,7 @@ from ..atomic import write_json_atomic
 from ..data.labels import LabelSet
 from ..errors import ConfigError, DownloadError
 from ..feature_spec import FeatureSpec
-from ..hub import download, filename_from_url, open_stream
+from ..hub import RangeNotSupported, download, filename_from_url, open_ranged, open_stream
 from ..progress import progress_bar
 from ..store import FeatureStoreWriter
 from .extractor import FeatureExtractor
@@ -368,12 +370,15 @@ def _members(archive: str, stack: ExitStack, retries: int, backoff: float, tmp_d
     """``(member name, read)`` pairs of the regular-file members, in archive order; ``read()`` → bytes or ``None``."""
     remote = archive.startswith(("http://", "https://"))
     if archive.split("?")[0].lower().endswith(".zip"):
-        path = Path(archive)
+        source: Path | BinaryIO = Path(archive)
         if remote:
-            folder = Path(tempfile.mkdtemp(prefix="uavm-zip-", dir=tmp_dir))
-            stack.callback(shutil.rmtree, folder, True)
-            path = download(archive, folder / filename_from_url(archive), progress=False)
-        zf = stack.enter_context(zipfile.ZipFile(path))
+            try:  # only the index and the members cross the network: nothing on disk
+                source = stack.enter_context(open_ranged(archive, retries=retries, backoff=backoff))
+            except RangeNotSupported:  # the whole zip, for the time it is read
+                folder = Path(tempfile.mkdtemp(prefix="uavm-zip-", dir=tmp_dir))
+                stack.callback(shutil.rmtree, folder, True)
+                source = download(archive, folder / filename_from_url(archive), progress=False)
+        zf = stack.enter_context(zipfile.ZipFile(source))
         for info in zf.infolist():
             if info.is_dir():
                 continue
