@@ -52,7 +52,7 @@ from uavm.data.datafile import DataEntry, write_datafile
 from uavm.data.dataset import DatafileDataset, StoreDataset, TrainBatches, plan_epoch
 from uavm.data.labels import load_labels
 from uavm.data.sampling import balanced_weights
-from uavm.data.transforms import AugmentConfig, augment_features, make_targets
+from uavm.data.transforms import AugmentConfig, make_targets, mix
 from uavm.modality import NAMES
 from uavm.store import FeatureStore, FeatureStoreWriter
 
@@ -123,6 +123,21 @@ class ReferenceStyle(torch.utils.data.Dataset):
         return torch.roll(a, shift, 0), torch.roll(v, shift, 0), torch.FloatTensor(target)
 
 
+def previous_features(x: np.ndarray, partner_x: np.ndarray | None, mixed: np.ndarray, lam: np.ndarray) -> torch.Tensor:
+    """The previous path's features of one modality: float32, feat_norm, then the mixed rows gathered, mixed, put back."""
+
+    def as_float(a: np.ndarray) -> torch.Tensor:
+        out = torch.from_numpy(a).to(torch.float32)
+        return out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
+
+    out = as_float(x)
+    rows = np.flatnonzero(mixed)
+    if len(rows):
+        index = torch.from_numpy(rows)
+        out[index] = mix(out[index], as_float(partner_x), torch.from_numpy(lam[rows]))
+    return out
+
+
 class PreviousBatches(TrainBatches):
     """The store path before the batched device step: float32 batches made per batch in the loader."""
 
@@ -134,7 +149,7 @@ class PreviousBatches(TrainBatches):
             if m in modality:
                 x = self.dataset.read(indices, m, aug.shift)
                 px = self.dataset.read(partners, m, aug.shift[aug.mixed]) if len(partners) else None
-                batch[m] = augment_features(x, px, aug, self.augment.feat_norm)
+                batch[m] = previous_features(x, px, aug.mixed, aug.lam)
         own = [self.dataset.label_indices[i] for i in indices]
         other = [self.dataset.label_indices[p] if mixed else None for p, mixed in zip(aug.partner, aug.mixed)]
         batch["targets"] = make_targets(own, len(self.dataset.labels), self.augment.label_smoothing, other, aug.lam)

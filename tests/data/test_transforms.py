@@ -3,11 +3,10 @@ import pytest
 import torch
 
 from uavm.data.transforms import (
-    Augmentation,
     AugmentConfig,
-    augment_features,
     draw_augmentation,
     feat_norm,
+    finish_batch,
     make_targets,
     mix,
     time_roll,
@@ -59,20 +58,35 @@ def test_mix_rowwise():
     torch.testing.assert_close(mix(x, p, torch.tensor([0.25, 1.0])), torch.tensor([[[0.25, 0.25]], [[1.0, 1.0]]]))
 
 
-def test_augment_features_by_hand():
-    # clip 0 and its partner arrive rolled by +1 (the dataset rolls while reading); clip 1 by 0
-    x = np.array([[[1, 0], [3, 4], [0, 1]], [[0, 2], [2, 0], [0, 0]]], dtype=np.float16)
-    partner = np.array([[[0, 5], [0, 5], [5, 0]]], dtype=np.float16)
-    aug = Augmentation(
-        mixed=np.array([True, False]), partner=np.array([7, -1]), lam=np.array([0.25, 1.0]), shift=np.array([1, 0])
-    )
-    out = augment_features(x, partner, aug, normalise=True)
+@pytest.mark.parametrize("block_bytes", [1 << 22, 24])  # the whole batch as one block, and a block per clip
+def test_finished_batch_by_hand(block_bytes, monkeypatch):
+    monkeypatch.setattr("uavm.data.transforms.CACHE_BLOCK_BYTES", block_bytes)
+    # clip 0 and its partner arrive rolled by +1 (the loader rolls while reading); clip 1 by 0;
+    # the loader's rows are the batch's clips, then the mixed clips' partners
+    x = [[[1, 0], [3, 4], [0, 1]], [[0, 2], [2, 0], [0, 0]]]
+    partner = [[[0, 5], [0, 5], [5, 0]]]
+    raw = {
+        "modality": "a",
+        "size": 2,
+        "a": torch.tensor(x + partner, dtype=torch.float16),
+        "mixed": torch.tensor([0]),
+        "lam": torch.tensor([0.25], dtype=torch.float64),
+        "set_rows": torch.tensor([1]),
+        "set_classes": torch.tensor([2]),
+        "add_rows": torch.tensor([0, 0]),
+        "add_classes": torch.tensor([0, 1]),
+        "add_weights": torch.tensor([0.25, 0.75], dtype=torch.float64),
+    }
+    out = finish_batch(raw, AugmentConfig(mixup=0.5, label_smoothing=0.3), num_classes=3)
     # clip 0: normalised rows (1,0),(0.6,0.8),(0,1); partner (0,1),(0,1),(1,0);
     # mixed 0.25*own + 0.75*partner = (0.25,0.75),(0.15,0.95),(0.75,0.25)
     expected0 = [[0.25, 0.75], [0.15, 0.95], [0.75, 0.25]]
     expected1 = [[0, 1], [1, 0], [0, 0]]
-    torch.testing.assert_close(out, torch.tensor([expected0, expected1]))
-    assert out.dtype == torch.float32
+    torch.testing.assert_close(out["a"], torch.tensor([expected0, expected1]))
+    assert out["a"].dtype == torch.float32 and out["modality"] == "a"
+    # targets: 0.1 everywhere; clip 1's class 2 set to 0.7; clip 0 adds 0.25*0.7 and 0.75*0.7
+    torch.testing.assert_close(out["targets"], torch.tensor([[0.275, 0.625, 0.1], [0.1, 0.1, 0.7]]))
+    assert raw["a"][0, 1].tolist() == [3, 4]  # the loader's rows are never written
 
 
 def test_draws_follow_the_spec_distributions():

@@ -111,30 +111,6 @@ def make_targets(
     return torch.from_numpy(out.astype(np.float32))
 
 
-def augment_features(x: np.ndarray, partner_x: np.ndarray | None, aug: Augmentation, normalise: bool) -> torch.Tensor:
-    """One modality of a training batch: ``x`` ``[B, T, D]``, ``partner_x`` rows for the mixed clips only.
-
-    Both come already rolled in time by ``aug.shift`` (``FeatureDataset.read(..., shifts)`` does it
-    inside the gather): the roll moves whole time steps and shifts a clip and its partner alike, so
-    it commutes with normalising and mixing. Here: float32, feat_norm, mixup.
-    """
-    out = _as_float(x, normalise)
-    rows = np.flatnonzero(aug.mixed)
-    if len(rows):
-        other = _as_float(partner_x, normalise)
-        index = torch.from_numpy(rows)
-        out[index] = mix(out[index], other, torch.from_numpy(aug.lam[rows]))
-    return out
-
-
-def _as_float(x: np.ndarray, normalise: bool) -> torch.Tensor:
-    """A float32 tensor of a fresh array; L2-normalised per time step in place (as ``F.normalize``)."""
-    out = torch.from_numpy(x).to(torch.float32)
-    if normalise:
-        out.div_(torch.linalg.vector_norm(out, dim=-1, keepdim=True).clamp_min_(1e-12))
-    return out
-
-
 def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: torch.device | str = "cpu") -> dict:
     """The training batch of a loader's raw batch (see ``TrainBatches``), made on ``device`` in one batched step.
 
@@ -186,7 +162,7 @@ def _rolled(rows: torch.Tensor, source: torch.Tensor | None, lo: int, hi: int) -
     return flat.index_select(0, source[lo * steps : hi * steps]).view(hi - lo, steps, dim)
 
 
-CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU, in cache (the best of 256 KB-1 GB here)
+CACHE_BLOCK_BYTES = 1 << 22  # float32 rows handled together on a CPU, in cache (see benchmarks/RESULTS_train.md)
 
 
 def _finish_features(
@@ -210,7 +186,8 @@ def _finish_features(
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Torch ops on one thread (the CPU step): its cache-sized ops gain little from a thread pool, and on a
-    busy machine every op would wait for the pool's other threads to be scheduled."""
+    busy machine every op would wait for the pool's other threads to be scheduled (so would threads of
+    our own taking blocks in turn: measured slower than one thread while other processes ran)."""
     threads = torch.get_num_threads()
     if threads > 1:
         torch.set_num_threads(1)
@@ -232,6 +209,7 @@ def _finish_blocks(
 ) -> None:
     step = max(1, CACHE_BLOCK_BYTES // max(1, out[0].numel() * 4))
     bounds = np.searchsorted(mixed.numpy(), np.arange(0, size + step, step))
+    keep = lam.tolist()  # λ as float32 values, for mixing row by row
     for block, lo in enumerate(range(0, size, step)):
         hi = min(size, lo + step)
         part = out[lo:hi]
@@ -239,9 +217,12 @@ def _finish_blocks(
         if normalise:
             part.div_(torch.linalg.vector_norm(part, dim=-1, keepdim=True).clamp_min_(1e-12))
         j0, j1 = int(bounds[block]), int(bounds[block + 1])
-        if j1 > j0:
+        if j1 > j0:  # out[r] = λ·out[r] + (1-λ)·partner (as :func:`mix`), in place: no gather and scatter of rows
             partner = _partner_rows(_rolled(rows, source, size + j0, size + j1), normalise)
-            _mix_into(part, mixed[j0:j1] - lo, partner, lam[j0:j1])
+            partner.mul_((1 - lam[j0:j1]).view(-1, *([1] * (partner.ndim - 1))))
+            targets = [out[r] for r in mixed[j0:j1].tolist()]
+            torch._foreach_mul_(targets, keep[j0:j1])
+            torch._foreach_add_(targets, list(partner.unbind(0)))
 
 
 def _partner_rows(partner: torch.Tensor, normalise: bool) -> torch.Tensor:
