@@ -23,7 +23,6 @@ import http.server
 import os
 import platform
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import threading
@@ -32,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from clips import vggsound_like_clip  # benchmarks/clips.py, beside this script
 
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.extraction.archives import extract_archives
@@ -44,17 +44,7 @@ def make_clips(folder: Path, count: int, seconds: float) -> list[Path]:
     paths = []
     for i in range(count):
         path = folder / f"vid{i:04d}_{10 * i:06d}.mp4"
-        subprocess.run(
-            [
-                "ffmpeg", "-v", "error", "-y",
-                "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
-                "-f", "lavfi", "-i", f"sine=frequency={220 + 20 * i}:duration={seconds}:sample_rate=44100",
-                "-ac", "2", "-c:a", "aac", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-                "-shortest", str(path),
-            ],
-            check=True,
-        )  # fmt: skip
-        paths.append(path)
+        paths.append(vggsound_like_clip(path, seconds, frequency=220 + 20 * i))
     return paths
 
 

@@ -21,12 +21,12 @@ import multiprocessing
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from clips import vggsound_like_clip  # benchmarks/clips.py, beside this script
 
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.extraction.decode import decode_clip, init_worker
@@ -40,35 +40,7 @@ def make_clips(folder: Path, count: int, seconds: float, distinct: int = 8) -> N
         if i >= distinct:
             shutil.copyfile(folder / f"clip{i % distinct:04d}.mp4", folder / f"clip{i:04d}.mp4")
             continue
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"testsrc2=size=640x360:rate=25:duration={seconds}",
-                "-f",
-                "lavfi",
-                "-i",
-                f"sine=frequency={200 + 50 * i}:sample_rate=44100:duration={seconds}",
-                "-ac",
-                "2",
-                "-c:a",
-                "aac",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-pix_fmt",
-                "yuv420p",
-                "-shortest",
-                str(folder / f"clip{i:04d}.mp4"),
-            ],
-            check=True,
-        )
+        vggsound_like_clip(folder / f"clip{i:04d}.mp4", seconds, frequency=200 + 50 * i)
 
 
 def decode_sample(items: list, spec: FeatureSpec, workers: int) -> list:

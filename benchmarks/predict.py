@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from clips import vggsound_like_clip  # benchmarks/clips.py, beside this script
+
 # the timed child: the steps of `uavm predict` with a clock around each
 CHILD = r"""
 import json, sys, time
@@ -42,38 +44,6 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1, "predict": t3 - t2, **resu
 """
 
 
-def make_clip(path: Path, seconds: float) -> None:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size=640x360:rate=25:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=44100:duration={seconds}",
-            "-ac",
-            "2",
-            "-c:a",
-            "aac",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-
-
 def make_files(work: Path, size: str, seconds: float, small_model: bool = False) -> dict[str, Path]:
     """A clip, a paper UAVM model file (or a small one) and two encoder files, random weights."""
     import uavm
@@ -82,7 +52,7 @@ def make_files(work: Path, size: str, seconds: float, small_model: bool = False)
 
     files = {k: work / n for k, n in (("clip", "clip.mp4"), ("model", "model.safetensors"))}
     files |= {"audio": work / "audio.safetensors", "visual": work / "visual.safetensors"}
-    make_clip(files["clip"], seconds)
+    vggsound_like_clip(files["clip"], seconds)
     audio, visual = AudioEncoder(size), VisualEncoder(size)
     dims = {"a_input_dim": audio.feature_dim, "v_input_dim": visual.feature_dim}
     if small_model:  # dry runs: a 2-layer 64-d model

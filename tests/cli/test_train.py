@@ -6,22 +6,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from helpers.tiny_models import TRAIN_OVERRIDES
 from uavm.cli import cli, main
 from uavm.data.synthetic import write_synthetic
 
-TINY = [
-    "model.embed_dim=32",
-    "model.num_heads=2",
-    "model.depth_i=1",
-    "model.depth_s=1",
-    "model.seq_len=8",
-    "batch_size=32",
-    "epochs=2",
-    "lr=1e-3",
-    "num_workers=0",
-    "progress=false",
-    "eval_batch_size=64",
-]
+TINY = [*TRAIN_OVERRIDES, "epochs=2"]
 
 
 @pytest.fixture

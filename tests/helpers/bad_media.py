@@ -18,9 +18,10 @@ def make_clip(
     rate: str = "25",
     audio: bool = True,
     extra: list[str] | None = None,
+    pattern: str = "testsrc2",
 ) -> Path:
-    """A generated h264(+aac) clip: a moving test pattern and a tone."""
-    cmd = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    """A generated h264(+aac) clip: a moving test pattern (an FFmpeg lavfi source) and a tone."""
+    cmd = [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}:duration={seconds}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *(extra or []), "-shortest", str(path)]

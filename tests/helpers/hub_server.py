@@ -2,74 +2,44 @@
 
 ``HEAD`` and ``GET /{org}/{name}/resolve/{revision}/{file}`` (checked by experiment with
 huggingface_hub 2.4), answered from ``repos[org/name]`` (a folder) with the headers the
-client needs: ``ETag``, ``X-Repo-Commit`` and ``Content-Length``.
+client needs: ``ETag``, ``X-Repo-Commit`` and ``Content-Length``. The serving is the test
+HTTP server's (``helpers.http_server``); this module says only how the Hub routes and answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
+
+from helpers.http_server import Server, running
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-class Hub:
+class Hub(Server):
+    """Model repositories (``org/name`` → folder); ``requests`` logs (method, path as sent)."""
+
     def __init__(self, repos: dict[str, Path]):
+        super().__init__()
         self.repos = repos
         self.requests: list[tuple[str, str]] = []  # (method, path)
-        self.url = ""
+
+    def seen(self, method: str, target: str, byte_range: str | None) -> None:
+        self.requests.append((method, target))
+
+    def locate(self, path: str) -> tuple[Path | None, dict[str, str]]:
+        parts = path.strip("/").split("/")
+        repo = "/".join(parts[:2])
+        if len(parts) < 5 or parts[2] != "resolve" or repo not in self.repos:
+            return None, {"X-Error-Code": "RepoNotFound"}
+        target = self.repos[repo] / "/".join(parts[4:])
+        if not target.is_file():
+            return None, {"X-Error-Code": "EntryNotFound"}
+        etag = hashlib.sha256(target.read_bytes()).hexdigest()
+        return target, {"ETag": f'"{etag}"', "X-Repo-Commit": COMMIT}
 
 
-@contextlib.contextmanager
-def serve_hub(repos: dict[str, Path]) -> Iterator[Hub]:
-    state = Hub(repos)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _answer(self) -> bytes | None:
-            state.requests.append((self.command, self.path))
-            parts = self.path.split("?")[0].strip("/").split("/")
-            if len(parts) < 5 or parts[2] != "resolve" or "/".join(parts[:2]) not in state.repos:
-                self.send_response(404)
-                self.send_header("X-Error-Code", "RepoNotFound")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            target = state.repos["/".join(parts[:2])] / "/".join(parts[4:])
-            if not target.is_file():
-                self.send_response(404)
-                self.send_header("X-Error-Code", "EntryNotFound")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            body = target.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
-            self.send_header("X-Repo-Commit", COMMIT)
-            self.end_headers()
-            return body
-
-        def do_HEAD(self):
-            self._answer()
-
-        def do_GET(self):
-            body = self._answer()
-            if body is not None:
-                self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def serve_hub(repos: dict[str, Path]) -> contextlib.AbstractContextManager[Hub]:
+    """The Hub stand-in over ``repos``, running until the block ends (``hub.url`` is its endpoint)."""
+    return running(Hub(repos))

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 import uavm
+from helpers.tiny_models import AUDIO, SHORT_SIDE, VISUAL, tiny_model
 from uavm.extraction import ExtractOptions, extract, read_inputs
 from uavm.feature_spec import FeatureSpec
 from uavm.store import FeatureStore
 
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
 SCENES = [  # (picture, sound): three scenes that differ in both
     ("color=c=red:size=64x48:rate=10:duration={d}", "sine=frequency=300:duration={d}"),
     ("testsrc2=size=64x48:rate=10:duration={d}", "anoisesrc=color=white:amplitude=0.5:seed=1:duration={d}"),
@@ -71,10 +71,7 @@ def train_scene_model(train_folder: Path, store_dir: Path, path: Path) -> Path:
         for m, name in (("a", "audio"), ("v", "visual"))
     }
     y = torch.tensor(order)
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=3, a_input_dim=768, v_input_dim=768
-    )
+    model = tiny_model(num_classes=3)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(60):

@@ -10,6 +10,7 @@ import torch
 import uavm
 from helpers import reference_uavm as ref
 from helpers.http_server import serve
+from helpers.tiny_models import SMALL, small_config
 from uavm import registry
 from uavm.errors import CheckpointError, DownloadError
 from uavm.models import REGISTRY, ModelConfig
@@ -63,18 +64,7 @@ def test_create_model_overrides_and_errors():
 
 
 def _tiny_entry(monkeypatch, url):
-    config = ModelConfig(
-        "unified",
-        embed_dim=32,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=5,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
-    entry = dataclasses.replace(REGISTRY["uavm_vggsound"], config=config, url=url)
+    entry = dataclasses.replace(REGISTRY["uavm_vggsound"], config=small_config(), url=url)
     monkeypatch.setitem(registry.REGISTRY, "uavm_vggsound", entry)
     return entry
 
@@ -109,30 +99,9 @@ def test_pretrained_offline_error_names_url_and_path(tmp_path, monkeypatch):
 
 
 def test_pretrained_path_with_wrong_sizes(tmp_path):
-    model = uavm.create_model(
-        "unified",
-        embed_dim=32,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=5,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
+    model = uavm.create_model("unified", **SMALL)
     path = uavm.save_model(model, tmp_path / "m.safetensors")
-    loaded = uavm.create_model(
-        "unified",
-        pretrained=path,
-        embed_dim=32,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=5,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
+    loaded = uavm.create_model("unified", pretrained=path, **SMALL)
     assert loaded.config == model.config
     with pytest.raises(CheckpointError, match="differs"):
         uavm.create_model("unified", pretrained=path, embed_dim=32, num_heads=2, num_classes=5)

@@ -3,24 +3,14 @@
 import pytest
 import torch
 
-from uavm.models import ModelConfig, build_model
+from helpers.tiny_models import small_config
+from uavm.models import build_model
 from uavm.models.views import view_logits
 
 
 def _model(arch):
     torch.manual_seed(0)
-    config = ModelConfig(
-        arch=arch,
-        embed_dim=16,
-        num_heads=2,
-        depth_i=1,
-        depth_s=1,
-        num_classes=5,
-        seq_len=4,
-        a_input_dim=8,
-        v_input_dim=8,
-    )
-    return build_model(config).eval()
+    return build_model(small_config(arch, embed_dim=16)).eval()
 
 
 @pytest.mark.parametrize("arch", ["unified", "independent"])

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from helpers.bad_media import TINY, make_clip
+from helpers.bad_media import extract_args, make_clip
 
 BLOCKER = textwrap.dedent("""
     import sys
@@ -87,20 +87,6 @@ def test_apis_raise_one_line_missing_extra_errors(code, extra):
 def test_core_commands_work_without_extras(tmp_path, ffmpeg_bin):
     (tmp_path / "in").mkdir()
     make_clip(ffmpeg_bin, tmp_path / "in" / "a.mp4")
-    done = core_cli(
-        "extract",
-        str(tmp_path / "in"),
-        "--out",
-        str(tmp_path / "store"),
-        "--audio-encoder",
-        TINY,
-        "--visual-encoder",
-        TINY,
-        "--workers",
-        "0",
-        "--short-side",
-        "32",
-        "--quiet",
-    )
+    done = core_cli(*map(str, extract_args(tmp_path / "in", tmp_path / "store")))
     assert done.returncode == 0, done.stderr
     assert core_cli("--help").returncode == 0

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 import uavm
 from helpers.bad_media import run_cli
 from helpers.http_server import serve
+from helpers.tiny_models import tiny_model
 from uavm.errors import ConfigError, DownloadError
 from uavm.hub import download
 from uavm.recipes.vggsound_released import rewrite_released_datafile
@@ -29,18 +29,7 @@ def test_a_url_recorded_in_a_model_file_is_not_fetched(tmp_path, key, capsys):
             "labels": "vggsound",
             key: f"{server.url}/payload.pth",
         }
-        torch.manual_seed(0)
-        model = uavm.create_model(
-            "unified",
-            embed_dim=32,
-            num_heads=2,
-            depth_i=1,
-            depth_s=1,
-            num_classes=309,
-            a_input_dim=768,
-            v_input_dim=768,
-        )
-        uavm.save_model(model, tmp_path / "m.safetensors", info=info)
+        uavm.save_model(tiny_model(), tmp_path / "m.safetensors", info=info)
         code, _, err = run_cli(
             ["predict", tmp_path / "a.mp4", "--model", tmp_path / "m.safetensors", "--device", "cpu"], capsys
         )
@@ -85,17 +74,7 @@ def test_a_hub_name_recorded_in_a_model_file_is_not_fetched(tmp_path, capsys, mo
     with serve(tmp_path / "www") as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         info = {"audio_encoder": "hf-hub:someone/encoder", "visual_encoder": "random:tiny", "labels": "vggsound"}
-        model = uavm.create_model(
-            "unified",
-            embed_dim=32,
-            num_heads=2,
-            depth_i=1,
-            depth_s=1,
-            num_classes=309,
-            a_input_dim=768,
-            v_input_dim=768,
-        )
-        uavm.save_model(model, tmp_path / "m.safetensors", info=info)
+        uavm.save_model(tiny_model(), tmp_path / "m.safetensors", info=info)
         code, _, err = run_cli(
             ["predict", tmp_path / "a.mp4", "--model", tmp_path / "m.safetensors", "--device", "cpu"], capsys
         )

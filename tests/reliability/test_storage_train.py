@@ -11,22 +11,10 @@ import json
 import pytest
 
 from helpers.bad_media import run_cli
+from helpers.tiny_models import TRAIN_OVERRIDES
 from uavm.data.synthetic import write_synthetic
 
-TINY = [
-    "model.arch=unified",
-    "model.embed_dim=32",
-    "model.num_heads=2",
-    "model.depth_i=1",
-    "model.depth_s=1",
-    "model.seq_len=8",
-    "batch_size=32",
-    "lr=1e-3",
-    "num_workers=0",
-    "progress=false",
-    "eval_batch_size=64",
-    "val_fraction=0.25",
-]
+TINY = ["model.arch=unified", *TRAIN_OVERRIDES, "val_fraction=0.25"]
 
 
 @pytest.fixture

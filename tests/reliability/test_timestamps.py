@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from helpers.bad_media import extract_args, run_cli
+from helpers.bad_media import extract_args, make_clip, run_cli
 from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore
 
@@ -23,37 +23,7 @@ def joined_ts(tmp_path_factory, ffmpeg_bin):
     folder = tmp_path_factory.mktemp("ts")
     parts = []
     for name, source in (("a", "testsrc2"), ("b", "testsrc")):
-        path = folder / f"{name}.ts"
-        subprocess.run(
-            [
-                ffmpeg_bin,
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"{source}=size=160x120:rate=25:duration=4",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=duration=4",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-shortest",
-                "-f",
-                "mpegts",
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        path = make_clip(ffmpeg_bin, folder / f"{name}.ts", seconds=4, extra=["-f", "mpegts"], pattern=source)
         parts.append(path.read_bytes())
     joined = tmp_path_factory.mktemp("joined") / "joined.ts"
     joined.write_bytes(b"".join(parts))  # both segments start at the same timestamp

@@ -7,38 +7,20 @@ import threading
 import time
 
 import pytest
-import torch
 
 import uavm
+from helpers.tiny_models import save_tiny_checkpoint
 
 pytest.importorskip("starlette", reason="the [serve] extra is not installed")
 pytest.importorskip("uvicorn", reason="the [serve] extra is not installed")
 
-AUDIO, VISUAL, SHORT_SIDE = "random:tiny:3", "random:tiny:4", 32
 MAX_UPLOAD = 3 * 2**20
 
 
 @pytest.fixture(scope="session")
 def serve_checkpoint(tmp_path_factory):
     """A unified model over ConvNeXt-tiny features whose file says how its inputs are made."""
-    torch.manual_seed(0)
-    model = uavm.create_model(
-        "unified", embed_dim=32, num_heads=2, depth_i=1, depth_s=1, num_classes=309, a_input_dim=768, v_input_dim=768
-    )
-    path = tmp_path_factory.mktemp("serve_model") / "model.safetensors"
-    uavm.save_model(
-        model,
-        path,
-        info={
-            "audio_encoder": AUDIO,
-            "visual_encoder": VISUAL,
-            "labels": "vggsound",
-            "short_side": SHORT_SIDE,
-            "feat_norm": True,
-            "loss": "ce",
-        },
-    )
-    return path
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("serve_model") / "model.safetensors")
 
 
 @pytest.fixture(scope="session")
