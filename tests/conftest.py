@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.threads import torch_threads
+from uavm.device import torch_threads
 
 torch.set_num_threads(2)
 

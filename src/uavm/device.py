@@ -8,6 +8,8 @@ hardware is present.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -44,3 +46,16 @@ def resolve_device(preference: str | torch.device | None = AUTO, local_rank: int
 def use_bf16(device: torch.device, requested: bool | None) -> bool:
     """Whether to run in bfloat16 autocast: as requested, else on CUDA only (CPUs may emulate bf16 slowly)."""
     return device.type == "cuda" if requested is None else bool(requested)
+
+
+@contextmanager
+def torch_threads(at_most: int) -> Iterator[None]:
+    """At most ``at_most`` torch intra-op CPU threads inside the block; the count before is restored after."""
+    before = torch.get_num_threads()
+    if before > at_most:
+        torch.set_num_threads(at_most)
+    try:
+        yield
+    finally:
+        if before > at_most:
+            torch.set_num_threads(before)

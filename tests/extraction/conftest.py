@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.threads import torch_threads
+from uavm.device import torch_threads
 from uavm.extraction import ExtractOptions, extract, read_inputs, resolve_encoders
 from uavm.extraction.extractor import FeatureExtractor
 from uavm.feature_spec import FeatureSpec

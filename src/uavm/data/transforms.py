@@ -13,13 +13,14 @@ worker process and after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..device import torch_threads
 
 BETA_ALPHA = 10.0
 SHIFT_LOW, SHIFT_HIGH = -15, 15  # numpy's randint(-15, 15): shifts -15..14
@@ -123,7 +124,10 @@ def finish_batch(raw: dict, config: AugmentConfig, num_classes: int, device: tor
     """
     device = torch.device(device)
     if device.type == "cpu":
-        with _one_thread():
+        # one thread: the step's cache-sized ops gain little from a pool, and on a busy machine every op
+        # would wait for the pool's other threads to be scheduled (so would threads of our own taking
+        # blocks in turn: measured slower than one thread while other processes ran)
+        with torch_threads(1):
             return _finish_batch(raw, config, num_classes, device)
     return _finish_batch(raw, config, num_classes, device)
 
@@ -181,21 +185,6 @@ def _finish_features(
     # cache and the float32 batch crosses memory once (the same operations, hence the same values)
     _finish_blocks(out, rows, source, size, mixed, lam, normalise)
     return out
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Torch ops on one thread (the CPU step): its cache-sized ops gain little from a thread pool, and on a
-    busy machine every op would wait for the pool's other threads to be scheduled (so would threads of
-    our own taking blocks in turn: measured slower than one thread while other processes ran)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
 
 
 def _finish_blocks(

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from ..data.labels import LabelSet
+from ..device import torch_threads
 from ..errors import ConfigError
 from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
@@ -272,12 +273,8 @@ def main_threads(device: torch.device, workers: int) -> Iterator[None]:
     if device.type == "cpu" or workers <= 0:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, 2))
-    try:
+    with torch_threads(2):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _decoded(
