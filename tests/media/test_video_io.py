@@ -338,13 +338,24 @@ def b_frame_clips(tmp_path_factory, ffmpeg_bin) -> list[Path]:
     return made
 
 
-def _sampled(path: Path, fps: float, threads: int, skip_dropped: bool, lose_after: int | None = None) -> FrameSampler:
-    """A sampler fed packet by packet; ``lose_after`` swallows decoded frames after that many (a lossy decoder)."""
+def _sampled(
+    path: Path,
+    fps: float,
+    threads: int,
+    skip_dropped: bool,
+    lose_after: int | None = None,
+    leave_out: bool = True,
+) -> FrameSampler:
+    """A sampler fed packet by packet; ``lose_after`` swallows decoded frames after that many (a lossy decoder).
+
+    ``leave_out=False`` decodes the packets ``before_decode`` says may be left out too.
+    """
     container = open_media(path)
     sampler = FrameSampler(container, path, fps=fps, short_side=None, threads=threads, skip_dropped=skip_dropped)
     decoded = 0
     for packet in container.demux(sampler.stream):
-        sampler.before_decode(packet)
+        if not sampler.before_decode(packet) and leave_out:
+            continue
         for frame in packet.decode():
             decoded += 1
             if lose_after is None or decoded <= lose_after:
@@ -360,11 +371,33 @@ def _sampled(path: Path, fps: float, threads: int, skip_dropped: bool, lose_afte
 def test_skipping_frames_the_fps_filter_drops_keeps_the_cli_frames_exactly(b_frame_clips, ffmpeg_bin, threads, fps):
     for path in b_frame_clips:
         sampler = _sampled(path, fps, threads, skip_dropped=True)
+        sent = _sampled(path, fps, threads, skip_dropped=True, leave_out=False)
         plain = _sampled(path, fps, threads, skip_dropped=False)
         assert sampler.skipped > 0 and sampler.decoded < plain.decoded  # the decoder did less work
+        assert 0 < sampler.left_out < sampler.skipped  # most skipped packets were not even sent
+        assert sent.decoded == sampler.decoded  # the decoder skips exactly the packets left out
         assert not sampler.needs_redo
         assert np.array_equal(sampler.frames, plain.frames)
+        assert np.array_equal(sent.frames, plain.frames)
         assert np.array_equal(sampler.frames, cli_frames(ffmpeg_bin, path, 320, 240, fps=fps))
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+def test_packets_with_more_than_non_reference_slices_are_sent_to_the_decoder(tmp_path, ffmpeg_bin, threads):
+    """Access-unit delimiters may go with a left-out packet; an SEI in every packet (picture timing) keeps
+    every packet going to the decoder, which still skips the non-reference frames: the CLI's frames either way."""
+    for name, params, leaves_out in (("aud.mp4", "aud=1", True), ("sei.mp4", "pic-struct=1", False)):
+        path = tmp_path / name
+        src = "testsrc2=size=320x240:rate=25:duration=4"
+        run(
+            [ffmpeg_bin, "-v", "error", "-f", "lavfi", "-i", src, "-c:v", "libx264", "-x264-params", params]
+            + ["-pix_fmt", "yuv420p", str(path)]
+        )
+        sampler = _sampled(path, 3, threads, skip_dropped=True)
+        plain = _sampled(path, 3, threads, skip_dropped=False)
+        assert sampler.skipped > 0 and sampler.decoded < plain.decoded
+        assert (sampler.left_out > 0) == leaves_out
+        assert np.array_equal(sampler.frames, cli_frames(ffmpeg_bin, path, 320, 240))
 
 
 def test_a_skipped_frame_whose_successor_never_decodes_asks_for_a_redo(b_frame_clips, ffmpeg_bin, monkeypatch):

@@ -25,14 +25,14 @@ class Track:
     """One stream to decode: ``push`` receives its frames in order; ``done`` says when to stop feeding it.
 
     ``before`` (optional) sees each packet of the stream just before it is decoded
-    (:meth:`uavm.media.video_io.FrameSampler.before_decode`).
+    (:meth:`uavm.media.video_io.FrameSampler.before_decode`) and says whether to decode it.
     """
 
     name: str  # how problems name it ("audio", "visual")
     stream: av.stream.Stream
     push: Callable[[av.AudioFrame | av.VideoFrame], None]
     done: Callable[[], bool] = lambda: False
-    before: Callable[[av.Packet], None] | None = None
+    before: Callable[[av.Packet], bool] | None = None
 
 
 @dataclass
@@ -66,10 +66,9 @@ def demux(
             if packet.stream.index not in live:
                 continue
             try:
-                if track.before is not None:
-                    track.before(packet)
-                for frame in packet.decode():
-                    track.push(frame)
+                if track.before is None or track.before(packet):
+                    for frame in packet.decode():
+                        track.push(frame)
             except av.FFmpegError as exc:
                 result.problems[track.name] = f"{track.name} decoding failed ({reason(exc)})"
             except MediaError as exc:  # the sink refused the media, e.g. an unbounded frame size

@@ -73,6 +73,11 @@ MAX_ASPECT_RATIO = 10
 # codecs whose decoder honours skip_frame=NONREF for frames nothing else decodes from
 SKIPPABLE_CODECS = frozenset({"h264"})
 
+# H.264 NAL unit types a left-out packet may hold besides non-reference slices (type 1):
+# access unit delimiter, filler data (nothing else in the stream reads them)
+_H264_NAL_SLICE = 1
+_H264_NAL_IGNORABLE = frozenset({9, 12})
+
 _AVFMT_TS_DISCONT = 0x0200  # libavformat: the format allows timestamp discontinuities
 DISCONTINUITY_THRESHOLD_S = 10  # the CLI's -dts_delta_threshold default
 
@@ -185,9 +190,9 @@ def decode_frames(
         )
         try:
             for packet in container.demux(sampler.stream):
-                sampler.before_decode(packet)
-                for frame in packet.decode():
-                    sampler.push(frame)
+                if sampler.before_decode(packet):
+                    for frame in packet.decode():
+                        sampler.push(frame)
                 if sampler.full:
                     break
         except av.FFmpegError as exc:
@@ -229,6 +234,10 @@ class FrameSampler:
     frame really came out of the decoder is checked as frames arrive; :attr:`needs_redo` says when
     one did not (a damaged stream), and the caller then decodes again with skipping off. So the
     frames stay those of the CLI; decoding a 25 fps clip for 3 fps output does about half the work.
+    Such a packet that holds nothing but non-reference slices (length-prefixed H.264, as in MP4
+    and Matroska) is not even sent to the decoder (:meth:`before_decode` says so): the decoder
+    would skip it the same way, before any of its state changes, but with frame threading each
+    packet sent holds a thread for a round trip.
     """
 
     def __init__(
@@ -271,13 +280,16 @@ class FrameSampler:
         self._next_pts: int | None = None  # where the next frame is expected, after the shift
         self.restarts = 0  # timestamp discontinuities found (and bridged)
         self._skip = skip_dropped and stream.codec_context.name in SKIPPABLE_CODECS and not self._discont
-        self._tick_unit = stream.time_base * Fraction(_fps_arg(fps))  # output ticks per stream time unit
+        tick_unit = stream.time_base * Fraction(_fps_arg(fps))  # output ticks per stream time unit
+        self._tick_num, self._tick_den = tick_unit.numerator, tick_unit.denominator
+        self._nal_length = _avcc_nal_length(codec.extradata) if self._skip else None
         self._sent: dict[int, int] = {}  # output tick -> latest timestamp sent to the decoder
         self._seen: dict[int, int] = {}  # output tick -> latest timestamp decoded
         self._unconfirmed: dict[int, int] = {}  # output tick -> latest skipped timestamp without a later frame yet
         self._keyframe_seen = False
         self._skipping = False
         self.skipped = 0  # packets the decoder was told it may skip (if non-reference)
+        self.left_out = 0  # of those, packets of non-reference slices only, not sent to the decoder
 
     @property
     def full(self) -> bool:
@@ -299,10 +311,14 @@ class FrameSampler:
             return any(t < self.max_frames for t in self._unconfirmed)
         return bool(self._unconfirmed)
 
-    def before_decode(self, packet: av.Packet) -> None:
-        """Tell the decoder whether it may skip ``packet``'s frame (see ``skip_dropped``); call before decoding it."""
+    def before_decode(self, packet: av.Packet) -> bool:
+        """Tell the decoder whether it may skip ``packet``'s frame (see ``skip_dropped``); call before decoding it.
+
+        Returns whether to decode the packet: ``False`` for one the decoder would skip whole (only
+        non-reference slices), which the caller leaves out; decoding it anyway, the decoder skips it.
+        """
         if not self._skip:
-            return
+            return True
         pts = packet.pts
         skip = False
         if pts is not None and not packet.is_discard and packet.size:
@@ -321,12 +337,16 @@ class FrameSampler:
         if skip != self._skipping:
             self.stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
             self._skipping = skip
+        if skip and self._nal_length and _nonreference_slices_only(memoryview(packet), self._nal_length):
+            self.left_out += 1
+            return False
+        return True
 
     def _tick(self, pts: int) -> int:
         """The fps filter's output tick for a stream timestamp (rounded to nearest, as the filter does)."""
-        exact = (pts - self._offset) * self._tick_unit
-        rounded = math.floor(abs(exact) + Fraction(1, 2))
-        return rounded if exact >= 0 else -rounded
+        scaled = (pts - self._offset) * self._tick_num
+        rounded = (2 * abs(scaled) + self._tick_den) // (2 * self._tick_den)
+        return rounded if scaled >= 0 else -rounded
 
     def push(self, frame: av.VideoFrame) -> None:
         """Feed one decoded frame (timestamps are re-based on the container start, as the CLI does)."""
@@ -420,6 +440,39 @@ class FrameSampler:
             if not self.full:
                 self._ready.append(image)
                 self._count += 1
+
+
+def _avcc_nal_length(extradata: bytes | None) -> int | None:
+    """Bytes of the size prefix of each NAL unit for length-prefixed H.264 (``avcC`` extradata), else ``None``."""
+    if not extradata or len(extradata) < 7 or extradata[0] != 1:
+        return None  # Annex B (start codes) or no extradata
+    return (extradata[4] & 3) + 1
+
+
+def _nonreference_slices_only(data: memoryview, nal_length: int) -> bool:
+    """Whether a length-prefixed H.264 packet holds non-reference slices and nothing else a decoder keeps.
+
+    Such a frame is what ``skip_frame=NONREF`` skips; parameter sets, SEI and anything unknown
+    (or a packet that does not parse) make the answer ``False``.
+    """
+    end, at, slices = len(data), 0, 0
+    while at < end:
+        if at + nal_length >= end:
+            return False
+        size = int.from_bytes(data[at : at + nal_length], "big")
+        at += nal_length
+        if size == 0 or at + size > end:
+            return False
+        header = data[at]
+        kind, ref_idc = header & 0x1F, header >> 5 & 3
+        if header & 0x80 or ref_idc:  # forbidden bit set, or a reference picture's unit
+            return False
+        if kind == _H264_NAL_SLICE:
+            slices += 1
+        elif kind not in _H264_NAL_IGNORABLE:
+            return False
+        at += size
+    return slices > 0
 
 
 def _forget_before(ticks: dict[int, int], oldest: int) -> None:
