@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# C0 control characters and DEL: a file name holding one (a newline) would break a one-line message
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def printable(text: str) -> str:
+    """``text`` as one printable line: undecodable file-name bytes (surrogate escapes) and control characters as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").translate(_CONTROL)
+
 
 class UAVMError(Exception):
     """Base class: an error whose message is fit to show a user as it is."""

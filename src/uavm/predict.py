@@ -21,9 +21,8 @@ from torch import nn
 
 from .data.labels import LabelSet, labels_from_info, load_labels
 from .data.transforms import feat_norm
-from .errors import ConfigError, UAVMError
+from .errors import ConfigError, UAVMError, printable
 from .extraction.extractor import ClipFeatures, FeatureExtractor
-from .extraction.failures import printable
 from .extraction.inputs import media_in_folder
 from .feature_spec import FeatureSpec
 from .hub import is_hub_name

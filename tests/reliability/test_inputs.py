@@ -107,3 +107,24 @@ def test_predict_names_each_bad_file_and_its_problem(bad_folder, tiny_checkpoint
 def test_predict_calls_a_device_a_device(tiny_checkpoint, capsys):
     code, _, err = run_cli(["predict", "/dev/null", "--model", tiny_checkpoint, "--device", "cpu"], capsys)
     assert code == 1 and err.strip().endswith("/dev/null: a device, not a regular file")
+
+
+def test_a_newline_in_a_file_name_never_breaks_a_line(tmp_path, ffmpeg_bin, tiny_checkpoint, capsys):
+    good = make_clip(ffmpeg_bin, tmp_path / "new\nline.mp4", seconds=0.4)
+    bad = tmp_path / "bad\rname\t.mp4"
+    bad.write_bytes(good.read_bytes()[:2000])
+    base = ["predict", "--model", tiny_checkpoint, "--device", "cpu", "--top-k", "1"]
+    code, stdout, err = run_cli([*base, good, bad], capsys)
+    assert code == 1
+    assert f"{tmp_path}/new\\x0aline.mp4\n  audio:" in stdout
+    (error,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert error.startswith(f"error: {tmp_path}/bad\\x0dname\\x09.mp4: not a readable media file")
+    code, stdout, err = run_cli([*base, "--timeline", good, bad], capsys)
+    assert code == 1
+    assert stdout.startswith(f"{tmp_path}/new\\x0aline.mp4 (0.4 s)\n")
+    assert err.startswith(f"error: {tmp_path}/bad\\x0dname\\x09.mp4: not a readable media file")
+    code, _, _ = run_cli(extract_args(tmp_path, tmp_path / "store"), capsys)
+    assert code == 2
+    (row,) = rows(tmp_path / "store" / "failures.csv")
+    assert row["clip_id"] == "bad\\x0dname\\x09"
+    assert len((tmp_path / "store" / "failures.csv").read_text().splitlines()) == 2  # the header and one row

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from ..errors import UAVMError
+from ..errors import UAVMError, printable
 from ..extras import EXTRA_OF_COMMAND, missing_extra
 
 # command name -> "module:attribute" (a click.Command) inside uavm.cli
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     except UAVMError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)
         sys.exit(1)
     except OSError as exc:  # a file operation the library did not word itself (disk full, read-only, ...)
         where = f"{exc.filename}: " if exc.filename else ""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import UAVMError
+from ..errors import UAVMError, printable
 from ..modality import VIEW_NAMES
 from .options import model_options, timeline_options
 
@@ -105,15 +105,16 @@ def _timelines(
             result = predictor.timeline(path, window=window, hop=hop, progress=not as_json and sys.stderr.isatty())
         except UAVMError as exc:  # the other files go on; the exit status says one failed
             failed += 1
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(str(exc))}", err=True)
             continue
+        name = printable(str(path))
         for note in result.notes:
-            click.echo(f"note: {path}: {note}", err=True)
+            click.echo(f"note: {name}: {note}", err=True)
         if as_json:
             for w in result.windows:
                 click.echo(json.dumps(w.to_json()))
         else:
-            click.echo(f"{path} ({result.duration:.1f} s)")
+            click.echo(f"{name} ({result.duration:.1f} s)")
             for w in result.windows:
                 top = {v: getattr(w, v)[0] for v in ("audio", "visual", "fused") if getattr(w, v)}
                 agree = "" if w.agreement is None else f"  agreement {w.agreement:4.2f}"

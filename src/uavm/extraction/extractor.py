@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from ..device import resolve_device, use_bf16
-from ..errors import ConfigError
+from ..errors import ConfigError, printable
 from ..feature_spec import FeatureSpec
 from ..modality import LONG_NAMES
 from .decode import MISSING, DecodedClip, decode_clip, describe_problems
 from .encoders import Encoders, resolve_encoders
-from .failures import printable
 from .inputs import ClipInput
 
 ENCODE_STAGES = ("audio_net", "visual_net")

@@ -5,8 +5,8 @@ atomically whenever the store commits, so it always describes the committed
 state. A re-run retries every clip that is not in the store and rebuilds it,
 keeping the rows of clips that are in the store with one track (they are not
 retried, so their rows must survive). Names that are not valid UTF-8 (file
-names are bytes on POSIX) are written with ``\\xNN`` escapes, so one odd file
-name never costs the whole report.
+names are bytes on POSIX) and control characters (a newline in a name) are written
+with ``\\xNN`` escapes, so one odd file name never costs the whole report or a row's line.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import write_text_atomic
+from ..errors import printable
 
 FAILURES = "failures.csv"
 COLUMNS = ("clip_id", "source", "reason")
@@ -67,11 +68,6 @@ class FailureLog:
         rows = sorted(self.entries, key=lambda f: self.order.get(f.clip_id, len(self.order)))
         writer.writerows((f.clip_id, f.source, f.reason) for f in rows)
         write_text_atomic(self.path, out.getvalue())
-
-
-def printable(text: str) -> str:
-    """``text`` with undecodable file-name bytes (surrogate escapes) written as ``\\xNN``."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_failures(path: str | Path) -> list[Failure]:
