@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 
 import pytest
 
@@ -128,3 +129,12 @@ def test_a_newline_in_a_file_name_never_breaks_a_line(tmp_path, ffmpeg_bin, tiny
     (row,) = rows(tmp_path / "store" / "failures.csv")
     assert row["clip_id"] == "bad\\x0dname\\x09"
     assert len((tmp_path / "store" / "failures.csv").read_text().splitlines()) == 2  # the header and one row
+
+
+def test_other_common_media_suffixes_are_inputs(tmp_path, ffmpeg_bin, capsys):
+    tone = ["-f", "lavfi", "-i", "sine=duration=0.3"]
+    for name in ("a.aiff", "b.mka", "c.m2ts", "d.wma", "e.oga"):
+        subprocess.run([ffmpeg_bin, "-v", "error", *tone, str(tmp_path / name)], check=True, capture_output=True)
+    code, stdout, err = run_cli(extract_args(tmp_path, tmp_path / "store"), capsys)
+    assert code == 0, err
+    assert "5 clips extracted" in stdout

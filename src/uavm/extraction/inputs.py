@@ -48,6 +48,14 @@ MEDIA_SUFFIXES = frozenset(
         ".aac",
         ".ogg",
         ".opus",
+        ".oga",
+        ".mka",
+        ".m2ts",
+        ".mts",
+        ".3g2",
+        ".wma",
+        ".aif",
+        ".aiff",
     }
 )
 
