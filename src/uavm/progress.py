@@ -58,8 +58,13 @@ class LineProgress:
             for item in self.iterable or ():
                 yield item
                 self.update()
-        finally:
+        except GeneratorExit:  # the caller stopped early: the stage still ends
             self.close()
+            raise
+        except BaseException:  # the stage failed: no "done" line above the error
+            self.closed = True
+            raise
+        self.close()
 
     def __len__(self) -> int:
         return self.total or 0

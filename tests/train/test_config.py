@@ -29,6 +29,10 @@ def test_overrides_are_read_as_yaml():
         ({"train": "t", "noise": "yes"}, "noise must be true or false"),
         ({"train": "t", "loss": "mse"}, "loss must be one of ce, bce"),
         ({"train": "t", "mixup": 2}, "mixup must be in \\[0, 1\\]"),
+        ({"train": "t", "label_smoothing": 1.0}, "label_smoothing must be in \\[0, 1\\)"),
+        ({"train": "t", "lr_decay": -0.5}, "lr_decay must be positive"),
+        ({"train": "t", "seed": -1}, "seed must not be negative"),
+        ({"train": "t", "warmup_steps": -5}, "warmup_steps must not be negative"),
         ({"train": "t", "model": {"arch": "rnn"}}, "model: unknown architecture"),
         ({"train": "t", "model": {"embed_dim": 30, "num_heads": 4}}, "not divisible"),
         ({"train": "t", "select_on": "test"}, "needs a test split"),
@@ -58,6 +62,12 @@ def test_bad_override_and_recipe_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("a: [1\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(tmp_path / "bad.yaml")
+    (tmp_path / "twice.yaml").write_text("epochs: 1\nlr: 0.1\nepochs: 2\n")
+    with pytest.raises(ConfigError, match="twice.yaml: not valid YAML \\('epochs' is set twice, on lines 1 and 3\\)"):
+        load_recipe(tmp_path / "twice.yaml")
+    (tmp_path / "tab.yaml").write_text("epochs: 1\n\tlr: 0.1\n")
+    with pytest.raises(ConfigError, match="found character '\\\\t' that cannot start any token on line 2"):
+        load_recipe(tmp_path / "tab.yaml")
     with pytest.raises(ConfigError, match="cannot read recipe"):
         load_recipe(tmp_path / "none.yaml")
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.labels import packaged_labels_for
 from ..errors import ConfigError
 from .representations import Batch
 
@@ -26,15 +25,6 @@ def open_model(spec: str | Path, arch: str | None = None, num_heads: int | None 
     if not Path(spec).exists() and str(spec) in REGISTRY:
         return create_model(str(spec), pretrained=True).eval()
     return load_model(spec, arch=arch, num_heads=num_heads)
-
-
-def default_labels(model: nn.Module) -> str:
-    """The packaged vocabulary matching the model's class count (VGGSound 309, AudioSet 527)."""
-    n = model.config.num_classes
-    name = packaged_labels_for(n)
-    if name is None:
-        raise ConfigError(f"the model has {n} classes: give the label CSV of its vocabulary (--labels)")
-    return name
 
 
 class DatasetBatches:
@@ -53,7 +43,7 @@ class DatasetBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         loader = torch.utils.data.DataLoader(self.batches, batch_size=None, num_workers=self.workers)
-        for batch in loader:
+        for batch in self.batches.checked(loader):
             yield batch["a"], batch["v"], batch["targets"]
 
 
@@ -64,12 +54,19 @@ def open_batches(
     batch_size: int = 64,
     feat_norm: bool = True,
     workers: int = 0,
+    checkpoint: str | Path = "the model",
 ) -> DatasetBatches:
-    """Batches over ``data`` (a ``.json`` datafile or a feature-store folder) sized for ``model``."""
+    """Batches over ``data`` (a ``.json`` datafile or a feature-store folder) sized for ``model``; without
+    ``labels``, the labels the ``checkpoint`` file records, else the packaged set of the model's class count."""
     from ..data.dataset import open_dataset
-    from ..data.labels import load_labels
+    from ..data.labels import labels_for_model, load_labels
+    from ..models import read_model_info
 
-    vocabulary = load_labels(labels if labels is not None else default_labels(model))
+    if labels is not None:
+        vocabulary = load_labels(labels)
+    else:
+        info = read_model_info(checkpoint) if Path(checkpoint).is_file() else {}
+        vocabulary = labels_for_model(info, model.config.num_classes, str(checkpoint))
     if len(vocabulary) != model.config.num_classes:
         raise ConfigError(
             f"label vocabulary {vocabulary.source} has {len(vocabulary)} classes, the model {model.config.num_classes}"

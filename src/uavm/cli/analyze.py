@@ -100,7 +100,7 @@ def _run(analyses: tuple[str, ...], checkpoint: str, data: str, out: str, **kw: 
 
     model = open_model(checkpoint, arch=kw["arch"], num_heads=kw["num_heads"])
     feat_norm = not kw["no_feat_norm"]
-    batches = open_batches(data, model, kw["labels"], kw["batch_size"], feat_norm, kw["workers"])
+    batches = open_batches(data, model, kw["labels"], kw["batch_size"], feat_norm, kw["workers"], checkpoint)
     options = AnalysisOptions(
         device=kw["device"],
         seed=kw["seed"],

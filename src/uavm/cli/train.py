@@ -38,15 +38,17 @@ def train(recipe: str | None, out_dir: str | None, resume: bool, overrides: tupl
 @click.command(name="eval", context_settings={"show_default": True})
 @click.argument("checkpoint")
 @click.option("--data", required=True, help="Feature store folder or reference datafile (.json).")
-@click.option("--labels", default=None, help="vggsound, audioset or a label CSV (default: by class count).")
-@click.option("--batch-size", type=int, default=256)
+@click.option(
+    "--labels", default=None, help="vggsound, audioset or a label CSV (default: the model's, else by class count)."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256)
 @click.option(
     "--feat-norm/--no-feat-norm",
     default=None,
     help="L2-normalise features as in training (default: the run's config.yaml beside CHECKPOINT, else on).",
 )
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N.")
-@click.option("--num-workers", type=int, default=2)
+@click.option("--num-workers", type=click.IntRange(min=0), default=2)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
 @click.option(
     "--export-vggsounder",
@@ -72,16 +74,18 @@ def evaluate(
 
     from ..atomic import write_json_atomic
     from ..data.dataset import check_input_widths, open_dataset
-    from ..data.labels import load_labels
+    from ..data.labels import labels_for_model, load_labels
     from ..device import resolve_device, use_bf16
-    from ..modality import VIEWS
+    from ..modality import MODALITIES, NAMES, VIEWS
+    from ..models import read_model_info
     from ..models.factory import load_model
     from ..train.evaluate import evaluate as run_eval
     from ..train.evaluate import export_vggsounder as export
     from ..train.evaluate import summary
 
     model = load_model(checkpoint)
-    label_set = load_labels(labels or _labels_for(model.config.num_classes))
+    n_classes = model.config.num_classes
+    label_set = load_labels(labels) if labels else labels_for_model(read_model_info(checkpoint), n_classes, checkpoint)
     if len(label_set) != model.config.num_classes:
         raise ConfigError(
             f"{checkpoint}: the model has {model.config.num_classes} classes, the labels {len(label_set)}"
@@ -91,6 +95,12 @@ def evaluate(
     dev = resolve_device(device)
     dataset = open_dataset(data, label_set, model.config.seq_len)
     check_input_widths(model.config, dataset, checkpoint, data)
+    for m in MODALITIES:
+        if not dataset.has_modality(m):
+            click.echo(
+                f"note: {data} holds no {NAMES[m]} features: the {m} row scores zeros, the av row is no fusion",
+                err=True,
+            )
     result = run_eval(
         model.to(dev),
         dataset,
@@ -254,13 +264,6 @@ def _train_recipe(
         )
 
 
-def _labels_for(num_classes: int) -> str:
-    known = {309: "vggsound", 527: "audioset"}
-    if num_classes not in known:
-        raise ConfigError(f"a {num_classes}-class model needs --labels (a label CSV)")
-    return known[num_classes]
-
-
 def _run_setting(checkpoint: Path, key: str, default):
     """A setting of the training run whose output folder holds ``checkpoint`` (its config.yaml)."""
     saved = checkpoint.parent / "config.yaml"
@@ -276,6 +279,7 @@ def _report(result) -> None:
 
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return
-    click.echo(f"results: {result.results_csv}")
+    tables = result.results_csv if result.results_csv.exists() else result.out_dir / "results.json"  # no split
+    click.echo(f"results: {tables}")
     click.echo(f"best epoch {result.best_epoch} (selected on {result.selected_on}): {result.best_model}")
     click.echo(json.dumps({"best_model": str(result.best_model), "last_model": str(result.last_model)}))

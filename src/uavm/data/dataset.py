@@ -9,6 +9,7 @@ step's modality and every clip's augmentation draws, all fixed up front from
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,35 @@ class FeatureDataset:
     def __len__(self) -> int:
         return len(self.clip_ids)
 
+    @property
+    def name(self) -> str:
+        """The file or folder the clips come from, for messages."""
+        raise NotImplementedError
+
+    def has_modality(self, modality: str) -> bool:
+        """Whether any clip has features of ``modality`` (``"a"``/``"v"``); absent ones read as zeros."""
+        raise NotImplementedError
+
+    def first_nonfinite(self, indices: np.ndarray, chunk: int = 256) -> tuple[int, str] | None:
+        """``(clip, modality)`` of the first of the clips ``indices`` whose features hold NaN or ±inf, else ``None``."""
+        indices = np.unique(np.asarray(indices, dtype=np.int64))
+        for m in MODALITIES:
+            if not self.has_modality(m):
+                continue
+            for lo in range(0, len(indices), chunk):
+                part = indices[lo : lo + chunk]
+                bad = ~np.isfinite(self.read(part, m)).all(axis=(1, 2))
+                if bad.any():
+                    return int(part[np.argmax(bad)]), m
+        return None
+
+    def nonfinite_error(self, clip: int, modality: str) -> UAVMError:
+        """The one-line error for clip ``clip`` whose ``modality`` features are not finite."""
+        return UAVMError(
+            f"{self.name}, clip {self.clip_ids[clip]}: its {NAMES[modality]} features hold NaN or infinite values; "
+            "re-extract the clip or leave it out"
+        )
+
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         """Features of the clips ``indices`` for ``modality`` (``"a"``/``"v"``): ``[n, seq_len, dim]``.
 
@@ -81,12 +111,21 @@ class StoreDataset(FeatureDataset):
         self.labels = labels
         self.seq_len = int(seq_len or store.seq_len)
         index = store.index
+        if not len(index):
+            raise UAVMError(f"{self.name}: the feature store holds no clips")
         self.clip_ids = ClipIds(index.clip_ids)
         self.label_indices = LabelIndex(index.label_offsets, _vocab_lookup(labels, index)[index.label_codes])
         empty = np.flatnonzero(self.label_indices.counts() == 0)
         if len(empty):
-            where = f"feature store {getattr(store, 'path', '')}".strip()
-            raise UAVMError(f"{where}, clip {index.clip_id(int(empty[0]))}: the clip has no labels")
+            raise UAVMError(f"feature store {self.name}, clip {index.clip_id(int(empty[0]))}: the clip has no labels")
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.store, "path", "the feature store"))
+
+    def has_modality(self, modality: str) -> bool:
+        index = self.store.index
+        return bool((index.has_audio if modality == "a" else index.has_visual).any())
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         if shifts is not None and self.seq_len == self.store.seq_len:  # the roll inside the gather: one pass
@@ -123,6 +162,13 @@ class DatafileDataset(FeatureDataset):
         if check:
             self._check_files()
         self._dims: dict[str, int] = {}
+
+    @property
+    def name(self) -> str:
+        return str(self.datafile)
+
+    def has_modality(self, modality: str) -> bool:
+        return any(p is not None for p in self.paths[modality])
 
     def _check_files(self) -> None:
         for m, paths in self.paths.items():
@@ -227,6 +273,13 @@ class SubsetDataset(FeatureDataset):
         ids = base.clip_ids
         self.clip_ids = ClipIds(ids.ids[self.index]) if isinstance(ids, ClipIds) else [ids[i] for i in self.index]
         self.label_indices = LabelIndex.from_lists(base.label_indices).subset(self.index)
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    def has_modality(self, modality: str) -> bool:
+        return self.base.has_modality(modality)
 
     def read(self, indices: np.ndarray, modality: str, shifts: np.ndarray | None = None) -> np.ndarray:
         return self.base.read(self.index[np.asarray(indices, dtype=np.int64)], modality, shifts)
@@ -422,3 +475,16 @@ class EvalBatches(torch.utils.data.Dataset):
             x = torch.from_numpy(np.ascontiguousarray(self.dataset.read(index, m), dtype=np.float32))
             batch[m] = feat_norm(x) if self.normalise else x
         return batch
+
+    def checked(self, loader: Iterable[dict]) -> Iterator[dict]:
+        """The items of ``loader`` (over this dataset), stopping with the dataset's one-line error at a clip
+        whose features hold NaN or infinite values. Run where the batches are consumed (the main process),
+        so the error reaches the user as it is, not wrapped by a DataLoader worker."""
+        for batch in loader:
+            for m in self.modalities:
+                if bool(torch.isfinite(batch[m].sum())):  # one cheap pass; the rows only when it is not finite
+                    continue
+                bad = ~torch.isfinite(batch[m]).flatten(1).all(dim=1)
+                if bool(bad.any()):  # (else huge finite values overflowed the sum)
+                    raise self.dataset.nonfinite_error(int(batch["index"][int(bad.nonzero()[0, 0])]), m)
+            yield batch

@@ -63,7 +63,7 @@ def read_label_csv(path: str | Path, source: str | None = None) -> LabelSet:
     """
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
             reader = csv.DictReader(f)
             rows = []
             for row in reader:
@@ -135,3 +135,15 @@ CLASS_COUNTS: dict[str, int] = {"vggsound": 309, "audioset": 527}
 def packaged_labels_for(num_classes: int) -> str | None:
     """The packaged vocabulary with ``num_classes`` classes (``"vggsound"``: 309, ``"audioset"``: 527), else ``None``."""
     return next((name for name, count in CLASS_COUNTS.items() if count == num_classes), None)
+
+
+def labels_for_model(info: dict[str, object], num_classes: int, where: str) -> LabelSet:
+    """The label set a model file records in its ``info`` (a run's own CSV is embedded there), else the
+    packaged vocabulary of its class count; ``where`` (the model file) names it in the error."""
+    recorded = labels_from_info(info)
+    if recorded is not None:
+        return recorded
+    name = packaged_labels_for(num_classes)
+    if name is None:
+        raise ConfigError(f"{where}: a {num_classes}-class model that records no labels: give its label CSV (--labels)")
+    return load_labels(name)

@@ -243,15 +243,16 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def acquire_lock(store: Path, blocking: bool) -> int:
-    """Take the store's exclusive lock (released when the process dies); without ``blocking``, fail if held."""
+def acquire_lock(store: Path, blocking: bool, busy: str = "another process is writing this store") -> int:
+    """Take the folder's exclusive lock (released when the process dies); without ``blocking``, fail if
+    held, with the one-line error ``<folder>: <busy>``. Training runs lock their output folder with it too."""
     store.mkdir(parents=True, exist_ok=True)
     fd = os.open(store / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
         os.close(fd)
-        raise UAVMError(f"{store}: another process is writing this store") from None
+        raise UAVMError(f"{store}: {busy}") from None
     return fd
 
 

@@ -85,9 +85,15 @@ class RunSettings:
         for name in ("lr", "batch_size", "epochs", "eval_batch_size"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("mixup", "label_smoothing"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.mixup <= 1:
+            raise ConfigError(f"mixup must be in [0, 1], got {self.mixup}")
+        if not 0 <= self.label_smoothing < 1:  # 1 would make every target uniform: nothing to learn
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not self.lr_decay > 0:  # 0 stops learning, a negative factor turns the steps uphill
+            raise ConfigError(f"lr_decay must be positive, got {self.lr_decay}")
+        for name in ("seed", "plateau_patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.num_workers < 0:
@@ -119,6 +125,8 @@ class TrainConfig(RunSettings):
         super().validate()
         if not 0 <= self.a_tr_prob <= 1:
             raise ConfigError(f"a_tr_prob must be in [0, 1], got {self.a_tr_prob}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must not be negative, got {self.warmup_steps}")
         self.model_config(num_classes=1)
         return self
 
@@ -204,14 +212,38 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     """The mapping of a recipe YAML file."""
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        values = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read recipe ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a YAML mapping of settings")
     return values
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (it would silently take the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is set twice, on lines {seen[key]} and {line}", key_node.start_mark
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, and on which line (its message is several lines long)."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} on line {mark.line + 1}" if "line" not in problem else problem
+    return str(exc).splitlines()[0]
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

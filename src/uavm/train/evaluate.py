@@ -80,15 +80,16 @@ def evaluate(
     if hasattr(model, "config"):
         from ..data.dataset import check_input_widths
 
-        source = getattr(dataset, "datafile", None) or getattr(getattr(dataset, "store", None), "path", None)
-        check_input_widths(model.config, dataset, "the model", str(source or "the data"))
+        check_input_widths(model.config, dataset, "the model", dataset.name)
     info = dist_info or DistInfo(device=torch.device(device) if device else _model_device(model))
     start, stop = shard_range(len(dataset), info)
     batches = EvalBatches(dataset, batch_size, normalise=feat_norm, start=start, stop=stop)
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, num_workers=num_workers, pin_memory=info.device.type == "cuda"
     )
-    shown = progress_bar(loader, desc=desc, enabled=progress and info.is_main, summary=False)
+    shown = progress_bar(
+        batches.checked(loader), total=len(batches), desc=desc, enabled=progress and info.is_main, summary=False
+    )
     logits, index = predict_logits(model, shown, info.device, bf16=bf16)
     index = gather_rows(index, info).numpy()
     logits = {m: gather_rows(x, info).numpy() for m, x in logits.items()}

@@ -34,6 +34,7 @@ import yaml
 from ..atomic import atomic_path, write_json_atomic, write_text_atomic
 from ..device import use_bf16
 from ..errors import ConfigError, UAVMError
+from ..store.writer import acquire_lock, release_lock
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import RunSettings
 from .distributed import DistInfo
@@ -109,6 +110,8 @@ class TrainerShell:
         self.timing: list[dict[str, float]] = []
         self._check_out_dir(resume)
         resuming = resume and (self.out / CHECKPOINT).exists()
+        if resume and not resuming and info.is_main:
+            log.warning("%s holds no checkpoint to resume from: training from epoch 1", self.out)
         self.build(resuming)
         if resuming:
             self._resume()
@@ -230,10 +233,10 @@ class TrainerShell:
     def check_finite(self, loss: float, epoch: int, step: int) -> float:
         """``loss`` when finite; else :class:`TrainingDiverged` naming the epoch, step and what to try."""
         if not math.isfinite(loss):
+            kept = f"; {self.out / CHECKPOINT} holds the last good epoch" if epoch > 1 else ""
             raise TrainingDiverged(
                 f"the training loss became {loss} in epoch {epoch} by step {step + 1}; lower lr "
-                f"(now {current_lr(self.optimizer):g}) or check the data; {self.out / CHECKPOINT} "
-                f"holds the last good epoch"
+                f"(now {current_lr(self.optimizer):g}) or check the data{kept}"
             )
         return loss
 
@@ -319,16 +322,21 @@ class TrainerShell:
 
 
 def run_training(shell: type[TrainerShell], config: RunSettings, info: DistInfo, *, resume: bool) -> TrainResult:
-    """Make ``out_dir``, log to its ``train.log`` (and the console) and run ``shell`` to the end."""
+    """Make ``out_dir`` and lock it (a second run into it is refused), log to its ``train.log`` (and the
+    console) and run ``shell`` to the end."""
     out = Path(config.out_dir)
+    lock = None
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        # two runs writing one folder would interleave their epochs in its results
+        lock = acquire_lock(out, blocking=False, busy="another training run is writing this folder")
         _setup_log(out / LOG, config.progress)
     try:
         return shell(config, info, resume).run()
     finally:
         if info.is_main:
             _close_log()
+            release_lock(lock)
 
 
 def csv_table(columns: list[str], rows: list[dict[str, Any]]) -> str:

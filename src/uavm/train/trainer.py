@@ -11,10 +11,12 @@ readable by ``uavm.load_model``.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -24,7 +26,7 @@ from ..data.labels import LabelSet, labels_to_info, load_labels
 from ..data.sampling import balanced_weights
 from ..data.transforms import AugmentConfig
 from ..errors import ConfigError
-from ..modality import VIEW_NAMES, VIEWS
+from ..modality import NAMES, VIEW_NAMES, VIEWS
 from ..models.factory import build_model
 from ..progress import progress_bar
 from .config import TrainConfig
@@ -75,6 +77,24 @@ def model_config_for(config: TrainConfig, splits: Splits):
     return model_config
 
 
+def check_trained_modalities(config: TrainConfig, train: FeatureDataset) -> None:
+    """A one-line :class:`ConfigError` when the run would train on a modality no training clip has
+    (a store reads it as zeros: the model would learn from nothing and its fused scores would be diluted)."""
+    arch = config.model_config(num_classes=1).arch
+    if arch == "cross_attention":
+        used = {"a": "a cross_attention model sees both", "v": "a cross_attention model sees both"}
+    else:
+        used = {"a": f"a_tr_prob={config.a_tr_prob:g}", "v": f"a_tr_prob={config.a_tr_prob:g}"}
+        used = {m: why for m, why in used.items() if (config.a_tr_prob if m == "a" else 1 - config.a_tr_prob) > 0}
+    for m, why in used.items():
+        if not train.has_modality(m):
+            other = "1" if m == "v" else "0"
+            raise ConfigError(
+                f"{train.name}: no training clip has {NAMES[m]} features, but {why}; a model of one modality "
+                f"trains with a_tr_prob={other} (unified / independent)"
+            )
+
+
 def model_info_for(config: TrainConfig, labels: LabelSet) -> dict[str, Any]:
     """What a user of a trained model needs beside its weights (see :func:`uavm.models.read_model_info`):
     the label set, the loss (softmax or sigmoid scores), ``feat_norm`` and, when training read a feature
@@ -103,6 +123,7 @@ class FeatureTrainer(TrainerShell):
         if config.batch_size % info.world_size:
             raise ConfigError(f"batch_size {config.batch_size} is not divisible by {info.world_size} processes")
         self.splits = load_splits(config)
+        check_trained_modalities(config, self.splits.train)
         self.model_config = model_config_for(config, self.splits)
         self.model_info = model_info_for(config, self.splits.labels)
         torch.manual_seed(config.seed)
@@ -212,7 +233,17 @@ class FeatureTrainer(TrainerShell):
         if self.info.distributed:
             dist.all_reduce(total)
             total /= self.info.world_size
-        return self.check_finite(float(total), epoch, step)
+        loss = float(total)
+        if not math.isfinite(loss):  # bad data, not the learning rate, when a clip read so far is not finite
+            plan, read = self.batches.plan, (step + 1) * self.config.batch_size
+            partners = plan.aug.partner[:read]
+            bad = self.splits.train.first_nonfinite(np.concatenate([plan.indices[:read], partners[partners >= 0]]))
+            if bad is not None:
+                raise TrainingDiverged(
+                    f"{self.splits.train.nonfinite_error(*bad)} (the training loss became {loss} in epoch "
+                    f"{epoch} by step {step + 1})"
+                )
+        return self.check_finite(loss, epoch, step)
 
     def evaluate_split(self, split: str, epoch: int) -> dict[str, Any]:
         return summary(
