@@ -82,10 +82,10 @@ def check_trained_modalities(config: TrainConfig, train: FeatureDataset) -> None
     (a store reads it as zeros: the model would learn from nothing and its fused scores would be diluted)."""
     arch = config.model_config(num_classes=1).arch
     if arch == "cross_attention":
-        used = {"a": "a cross_attention model sees both", "v": "a cross_attention model sees both"}
-    else:
-        used = {"a": f"a_tr_prob={config.a_tr_prob:g}", "v": f"a_tr_prob={config.a_tr_prob:g}"}
-        used = {m: why for m, why in used.items() if (config.a_tr_prob if m == "a" else 1 - config.a_tr_prob) > 0}
+        used = dict.fromkeys("av", "a cross_attention model sees both")
+    else:  # unified / independent: a step trains audio with probability a_tr_prob, else visual
+        shares = {"a": config.a_tr_prob, "v": 1 - config.a_tr_prob}
+        used = {m: f"a_tr_prob={config.a_tr_prob:g}" for m, share in shares.items() if share > 0}
     for m, why in used.items():
         if not train.has_modality(m):
             other = "1" if m == "v" else "0"
